@@ -1,0 +1,80 @@
+"""The contract every recommender shares: fit on a corpus, score or recommend for queries, save, load."""
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from mpd.challenge import Query
+from mpd.matrix import PlaylistCorpus, seed_ids
+from mpd.vocab import Vocab
+
+__all__ = ["Query", "Recommender", "top_n"]
+
+
+class Recommender(abc.ABC):
+    """A model over one vocabulary. Subclasses implement fit, score, save and load."""
+
+    kind: ClassVar[str]
+
+    def __init__(self) -> None:
+        self.vocab: Vocab | None = None
+
+    @abc.abstractmethod
+    def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "Recommender":
+        """Train on the corpus; `vocab` defines the items."""
+
+    @abc.abstractmethod
+    def score(self, queries: Sequence[Query]) -> torch.Tensor:
+        """Scores [len(queries), vocab.n_tracks] (higher is better), float32 on the CPU."""
+
+    @abc.abstractmethod
+    def save(self, directory: str | Path) -> None:
+        """Write the model's own files into `directory` (the vocabulary is saved beside it)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def load(cls, directory: str | Path, vocab: Vocab) -> "Recommender":
+        """Read a model written by `save`."""
+
+    def recommend(self, queries: Sequence[Query], n: int = 500, batch_size: int = 256) -> list[list[str]]:
+        """Top-n track URIs per query, seeds excluded, filled by popularity if the vocabulary runs out."""
+        out: list[list[str]] = []
+        for start in range(0, len(queries), batch_size):
+            batch = queries[start:start + batch_size]
+            out += top_n(self.score(batch), batch, self.vocab, n)
+        return out
+
+
+def top_n(scores: torch.Tensor, queries: Sequence[Query], vocab: Vocab, n: int) -> list[list[str]]:
+    """Rank vocabulary tracks by score without seeds; fill from popular tracks when fewer than n remain."""
+    scores = scores.clone()
+    for row, query in enumerate(queries):
+        ids = seed_ids(query, vocab)
+        if len(ids):
+            scores[row, torch.from_numpy(ids)] = -torch.inf
+    k = min(n, vocab.n_tracks)
+    values, indices = torch.topk(scores, k, dim=1)
+    result = []
+    for row, query in enumerate(queries):
+        ids = indices[row][torch.isfinite(values[row])].tolist()
+        uris = [vocab.track_uris[i] for i in ids]
+        if len(uris) < n:
+            uris += fill(uris, query.seeds, vocab.fill_uris, n - len(uris))
+        result.append(uris)
+    return result
+
+
+def fill(chosen: list[str], seeds: list[str], pool: list[str], count: int) -> list[str]:
+    """Up to `count` URIs from `pool` that are neither chosen nor seeds."""
+    taken = set(chosen) | set(seeds)
+    return [u for u in pool if u not in taken][:count]
+
+
+def popularity_scores(vocab: Vocab, rows: int) -> torch.Tensor:
+    """Log playlist counts of vocabulary tracks, one row per query."""
+    base = torch.from_numpy(np.log1p(vocab.track_counts.astype(np.float32)))
+    return base.expand(rows, -1)

@@ -1,0 +1,104 @@
+"""Item-kNN: the classic peer. Sparse item–item cosine with shrinkage, top-k neighbours per item."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm import tqdm
+
+from mpd.atomic import atomic_write
+from mpd.matrix import PlaylistCorpus, query_matrix
+from mpd.vocab import Vocab
+
+from .base import Query, Recommender, popularity_scores
+from .store import config_from, read_manifest, write_manifest
+
+POPULARITY_TIE_BREAK = 1e-6   # playlists without usable seeds get the popularity ranking
+
+
+@dataclass
+class KNNConfig:
+    neighbours: int = 200     # kept per item
+    shrink: float = 10.0      # sim = co / (sqrt(n_i n_j) + shrink)
+    alpha: float = 0.5        # asymmetric cosine: n_i^alpha n_j^(1-alpha); 0.5 = cosine
+    block: int = 4096         # items per block when building the similarity
+
+
+class ItemKNN(Recommender):
+    kind = "knn"
+
+    def __init__(self, config: KNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or KNNConfig()
+        self.similarity: sp.csr_matrix | None = None
+
+    def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ItemKNN":
+        self.vocab = vocab
+        x = _track_matrix(corpus, vocab.n_tracks)
+        self.similarity = item_similarity(x, self.config)
+        return self
+
+    def score(self, queries: Sequence[Query]) -> torch.Tensor:
+        q = query_matrix(queries, self.vocab)[:, :self.vocab.n_tracks]
+        scores = np.asarray((q @ self.similarity).todense(), dtype=np.float32)
+        return torch.from_numpy(scores) + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        write_manifest(directory, self.kind, self.vocab, self.config)
+        with atomic_write(directory / "similarity.npz", "wb") as f:
+            sp.save_npz(f, self.similarity)
+
+    @classmethod
+    def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":
+        manifest = read_manifest(directory, cls.kind, vocab)
+        model = cls(config_from(KNNConfig, manifest["config"]))
+        model.vocab = vocab
+        model.similarity = sp.load_npz(Path(directory) / "similarity.npz").tocsr()
+        return model
+
+
+def _track_matrix(corpus: PlaylistCorpus, n_tracks: int) -> sp.csr_matrix:
+    """Binary playlist × track matrix (known tracks only)."""
+    ids = corpus.track_ids
+    rows = np.repeat(np.arange(len(corpus)), corpus.lengths)
+    keep = ids >= 0
+    x = sp.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], ids[keep])), shape=(len(corpus), n_tracks))
+    x.sum_duplicates()
+    x.data[:] = 1.0
+    return x
+
+
+def item_similarity(x: sp.csr_matrix, config: KNNConfig) -> sp.csr_matrix:
+    """Top-k shrunk cosine neighbours of every item (rows), built a block of items at a time."""
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    xt = x.T.tocsr()
+    blocks = []
+    for start in tqdm(range(0, x.shape[1], config.block), desc="item-kNN", unit=" blocks", leave=False):
+        stop = min(start + config.block, x.shape[1])
+        co = (xt[start:stop] @ x).tocoo()
+        keep = co.row + start != co.col
+        r, c, v = co.row[keep], co.col[keep], co.data[keep]
+        norm = counts[r + start] ** config.alpha * counts[c] ** (1 - config.alpha) + config.shrink
+        blocks.append(_top_k_rows(sp.csr_matrix((v / norm, (r, c)), shape=(stop - start, x.shape[1])),
+                                  config.neighbours))
+    return sp.vstack(blocks).tocsr().astype(np.float32)
+
+
+def _top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the k largest entries of each row."""
+    data, indices, indptr = [], [], [0]
+    for i in range(m.shape[0]):
+        lo, hi = m.indptr[i], m.indptr[i + 1]
+        row, cols = m.data[lo:hi], m.indices[lo:hi]
+        if hi - lo > k:
+            top = np.argpartition(-row, k)[:k]
+            row, cols = row[top], cols[top]
+        data.append(row)
+        indices.append(cols)
+        indptr.append(indptr[-1] + len(row))
+    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=m.shape)

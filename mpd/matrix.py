@@ -1,0 +1,126 @@
+"""Playlists as vocabulary ids: the training corpus and sparse playlist × [tracks | artists] matrices."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from .challenge import Query
+from .vocab import Vocab
+
+
+@dataclass
+class PlaylistCorpus:
+    """Training playlists, ordered track ids in CSR layout (-1 = track outside the vocabulary)."""
+
+    pids: np.ndarray
+    titles: list[str]
+    indptr: np.ndarray
+    track_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+    def tracks(self, row: int, known_only: bool = True) -> np.ndarray:
+        ids = self.track_ids[self.indptr[row]:self.indptr[row + 1]]
+        return ids[ids >= 0] if known_only else ids
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def subset(self, rows: Sequence[int]) -> "PlaylistCorpus":
+        rows = np.asarray(rows, dtype=np.int64)
+        parts = [self.track_ids[self.indptr[r]:self.indptr[r + 1]] for r in rows]
+        lengths = np.array([len(p) for p in parts], dtype=np.int64)
+        return PlaylistCorpus(
+            pids=self.pids[rows], titles=[self.titles[r] for r in rows],
+            indptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            track_ids=np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64),
+        )
+
+
+def build_corpus(playlists: Iterable[dict], vocab: Vocab) -> PlaylistCorpus:
+    """Map a playlist stream onto vocabulary ids, keeping order."""
+    pids, titles, lengths, chunks = [], [], [], []
+    index = vocab.track_index
+    for playlist in playlists:
+        ids = np.fromiter((index.get(t["track_uri"], -1) for t in playlist["tracks"]), dtype=np.int32)
+        pids.append(playlist["pid"])
+        titles.append(playlist.get("name") or "")
+        lengths.append(len(ids))
+        chunks.append(ids)
+    indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    track_ids = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
+    return PlaylistCorpus(np.array(pids, dtype=np.int64), titles, indptr, track_ids)
+
+
+def rows_to_matrix(rows: Sequence[np.ndarray], vocab: Vocab, track_weights: Sequence[np.ndarray] | None = None,
+                   artist_weight: float = 1.0) -> sp.csr_matrix:
+    """Sparse [tracks | artists] matrix, one row per list of track ids; an artist takes `artist_weight`."""
+    data, cols, indptr = [], [], [0]
+    for i, tracks in enumerate(rows):
+        tracks = np.asarray(tracks, dtype=np.int64)
+        weights = np.ones(len(tracks), np.float32) if track_weights is None else track_weights[i]
+        artists = np.unique(vocab.track_artist[tracks]) if len(tracks) else np.zeros(0, np.int64)
+        artists = artists[artists >= 0]
+        cols += [tracks, artists + vocab.n_tracks]
+        data += [np.asarray(weights, np.float32), np.full(len(artists), artist_weight, np.float32)]
+        indptr.append(indptr[-1] + len(tracks) + len(artists))
+    matrix = sp.csr_matrix(
+        (np.concatenate(data) if data else np.zeros(0, np.float32),
+         np.concatenate(cols) if cols else np.zeros(0, np.int64), np.array(indptr)),
+        shape=(len(rows), vocab.n_items))
+    matrix.sum_duplicates()
+    if track_weights is None and artist_weight == 1.0:
+        matrix.data[:] = 1.0
+    return matrix
+
+
+def item_matrix(corpus: PlaylistCorpus, vocab: Vocab, rows: Sequence[int] | None = None) -> sp.csr_matrix:
+    """Binary playlist × [tracks | artists] matrix of the corpus (or of some of its rows)."""
+    rows = range(len(corpus)) if rows is None else rows
+    return rows_to_matrix([corpus.tracks(r) for r in rows], vocab)
+
+
+@dataclass
+class InputWeights:
+    """How seeds become a model input: the MMCF inference weights."""
+
+    track: float = 1.0
+    artist: float = 0.5
+    older_track: float = 0.15     # for in-order playlists longer than `long_playlist` seeds ...
+    recent: int = 15              # ... all but the last `recent` seeds take `older_track`
+    long_playlist: int = 50
+
+
+def seed_ids(query: Query, vocab: Vocab) -> np.ndarray:
+    """Vocabulary ids of a query's seeds (unknown seeds dropped), in order."""
+    ids = [vocab.track_index.get(u, -1) for u in query.seeds]
+    return np.array([i for i in ids if i >= 0], dtype=np.int64)
+
+
+def seed_weights(query: Query, ids: np.ndarray, weights: InputWeights) -> np.ndarray:
+    w = np.full(len(ids), weights.track, np.float32)
+    if query.in_order and len(query.seeds) > weights.long_playlist and len(ids) > weights.recent:
+        w[:-weights.recent] = weights.older_track
+    return w
+
+
+def query_matrix(queries: Sequence[Query], vocab: Vocab, weights: InputWeights | None = None) -> sp.csr_matrix:
+    """Weighted [tracks | artists] input of each query; unknown seeds are dropped."""
+    weights = weights or InputWeights()
+    ids = [seed_ids(q, vocab) for q in queries]
+    track_w = [seed_weights(q, i, weights) for q, i in zip(queries, ids)]
+    matrix = rows_to_matrix(ids, vocab, track_w, artist_weight=weights.artist)
+    return _cap_duplicates(matrix, vocab.n_tracks, weights)
+
+
+def _cap_duplicates(matrix: sp.csr_matrix, n_tracks: int, weights: InputWeights) -> sp.csr_matrix:
+    """A track seeded twice still weighs at most `track`; artists are already one entry each."""
+    cols = matrix.indices
+    matrix.data = np.where(cols < n_tracks, np.minimum(matrix.data, weights.track), matrix.data)
+    return matrix

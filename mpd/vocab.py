@@ -1,0 +1,123 @@
+"""Track and artist vocabularies with occurrence cutoffs, and the track → artist map."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import ujson
+
+from .atomic import atomic_write, open_text
+from .errors import UserError
+
+VARIOUS_ARTISTS = "Various Artists"
+FILL_SIZE = 1000
+
+
+@dataclass
+class VocabConfig:
+    min_track_playlists: int = 5     # keep tracks seen in at least this many training playlists
+    min_artist_playlists: int = 3
+    drop_various_artists: bool = True
+
+
+@dataclass
+class Vocab:
+    """Items a model can see and recommend. Tracks come first, most frequent first; artists follow."""
+
+    track_uris: list[str]
+    track_names: list[str]
+    track_artist_uris: list[str]      # the artist of each vocabulary track (even if the artist is not kept)
+    track_counts: np.ndarray          # playlists containing the track
+    artist_uris: list[str]
+    artist_names: list[str]
+    artist_counts: np.ndarray
+    fill_uris: list[str] = field(default_factory=list)   # most popular training tracks, vocabulary or not
+    config: VocabConfig = field(default_factory=VocabConfig)
+
+    def __post_init__(self) -> None:
+        self.track_index = {u: i for i, u in enumerate(self.track_uris)}
+        self.artist_index = {u: i for i, u in enumerate(self.artist_uris)}
+        self.track_artist = np.array([self.artist_index.get(a, -1) for a in self.track_artist_uris],
+                                     dtype=np.int64)
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.track_uris)
+
+    @property
+    def n_artists(self) -> int:
+        return len(self.artist_uris)
+
+    @property
+    def n_items(self) -> int:
+        """Width of the [tracks | artists] vectors."""
+        return self.n_tracks + self.n_artists
+
+    def artist_of(self) -> dict[str, str]:
+        """Track URI → artist URI for every vocabulary track."""
+        return dict(zip(self.track_uris, self.track_artist_uris))
+
+    def save(self, path: str | Path) -> None:
+        data = {
+            "config": self.config.__dict__,
+            "tracks": [list(t) for t in zip(self.track_uris, self.track_names, self.track_artist_uris,
+                                           self.track_counts.tolist())],
+            "artists": [list(a) for a in zip(self.artist_uris, self.artist_names, self.artist_counts.tolist())],
+            "fill": self.fill_uris,
+        }
+        with atomic_write(path) as f:
+            ujson.dump(data, f, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Vocab":
+        try:
+            with open_text(path) as f:
+                data = ujson.load(f)
+            tracks, artists = data["tracks"], data["artists"]
+            return cls(
+                track_uris=[t[0] for t in tracks], track_names=[t[1] for t in tracks],
+                track_artist_uris=[t[2] for t in tracks],
+                track_counts=np.array([t[3] for t in tracks], dtype=np.int64),
+                artist_uris=[a[0] for a in artists], artist_names=[a[1] for a in artists],
+                artist_counts=np.array([a[2] for a in artists], dtype=np.int64),
+                fill_uris=data["fill"], config=VocabConfig(**data["config"]),
+            )
+        except FileNotFoundError:
+            raise UserError(f"{path}: no vocabulary here (train a model into this directory first)") from None
+        except (ValueError, KeyError, IndexError, TypeError, EOFError, OSError) as exc:
+            raise UserError(f"{path}: unreadable vocabulary ({exc})") from None
+
+
+def build_vocab(playlists: Iterable[dict], config: VocabConfig | None = None) -> Vocab:
+    """Count tracks and artists per playlist over a stream and keep those above the cutoffs."""
+    config = config or VocabConfig()
+    track_count: Counter[str] = Counter()
+    artist_count: Counter[str] = Counter()
+    track_info: dict[str, tuple[str, str]] = {}
+    artist_name: dict[str, str] = {}
+    for playlist in playlists:
+        tracks = playlist["tracks"]
+        track_count.update({t["track_uri"] for t in tracks})
+        artist_count.update({t["artist_uri"] for t in tracks})
+        for t in tracks:
+            if t["track_uri"] not in track_info:
+                track_info[t["track_uri"]] = (t["track_name"], t["artist_uri"])
+                artist_name.setdefault(t["artist_uri"], t["artist_name"])
+    if not track_count:
+        raise UserError("no training playlists: cannot build a vocabulary")
+    various = {a for a, name in artist_name.items() if name == VARIOUS_ARTISTS and config.drop_various_artists}
+    ranked = sorted(track_count.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = [(u, c) for u, c in ranked if c >= config.min_track_playlists]
+    artists = sorted(((a, c) for a, c in artist_count.items()
+                      if c >= config.min_artist_playlists and a not in various), key=lambda kv: (-kv[1], kv[0]))
+    return Vocab(
+        track_uris=[u for u, _ in kept], track_names=[track_info[u][0] for u, _ in kept],
+        track_artist_uris=[track_info[u][1] for u, _ in kept],
+        track_counts=np.array([c for _, c in kept], dtype=np.int64),
+        artist_uris=[a for a, _ in artists], artist_names=[artist_name[a] for a, _ in artists],
+        artist_counts=np.array([c for _, c in artists], dtype=np.int64),
+        fill_uris=[u for u, _ in ranked[:FILL_SIZE]], config=config,
+    )

@@ -1,0 +1,73 @@
+"""`mmcf demo`: synth → split → train → submit → verify → evaluate on the embedded synthetic MPD."""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpd.errors import UserError
+
+from .evaluate import evaluate_submissions
+from .submit import make_submission
+from .training import train
+from .verify import format_problems, verify_submission
+
+log = logging.getLogger(__name__)
+ALL_MODELS = ("popularity", "knn", "als", "dae", "cnn", "mmcf")
+
+
+@dataclass
+class DemoConfig:
+    workdir: Path = Path("mmcf-demo")
+    playlists: int = 20000
+    per_category: int = 100
+    seed: int = 0
+    models: list[str] | None = None      # default: every model this installation can train
+
+
+def available_models() -> list[str]:
+    """ALS needs the optional `implicit` package; everything else is always there."""
+    return [m for m in ALL_MODELS if m != "als" or importlib.util.find_spec("implicit") is not None]
+
+
+def run_demo(config: DemoConfig) -> str:
+    from mpd.split import split_mpd
+    from mpd.synth import generate
+
+    models = config.models or available_models()
+    work = config.workdir
+    timings: dict[str, float] = {}
+
+    def step(name: str, fn, *args, **kwargs):
+        print(f"[demo] {name} ...", flush=True)
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        timings[name] = time.perf_counter() - started
+        return result
+
+    step("synth", generate, work / "mpd", config.playlists, config.seed)
+    paths = step("split", split_mpd, work / "mpd", work / "split", config.per_category, config.seed)
+    model_dir = work / "model"
+    for kind in _training_order(models):
+        step(f"train {kind}", train, paths["train"], model_dir, kind)
+    submissions = []
+    for kind in models:
+        out = work / "submissions" / f"{kind}.csv.gz"
+        step(f"submit {kind}", make_submission, model_dir, paths["challenge"], out, "mmcf-demo",
+             "demo@example.org", kind)
+        problems = step(f"verify {kind}", verify_submission, out, paths["challenge"])
+        if problems:
+            raise UserError(f"{out} failed verification:\n{format_problems(problems)}")
+        submissions.append(out)
+    report = step("evaluate", evaluate_submissions, submissions, paths["answers"], paths["train"],
+                  json_path=work / "report.json", markdown_path=work / "report.md")
+    times = "\n".join(f"  {name:18s} {seconds:7.1f} s" for name, seconds in timings.items())
+    return f"{report}\n\nsteps:\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s"
+
+
+def _training_order(models: list[str]) -> list[str]:
+    """The ensemble needs the DAE and the CNN; the CNN needs the DAE first."""
+    wanted = set(models) | ({"dae", "cnn"} if "mmcf" in models else set())
+    return [m for m in ALL_MODELS if m in wanted and m != "mmcf"]

@@ -1,0 +1,128 @@
+"""Score submissions against held-out answers and print the challenge's metrics per category."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+import ujson
+from tqdm import tqdm
+
+from mpd.atomic import atomic_write, open_text
+from mpd.errors import DataError
+from mpd.metrics import METRICS, Answer, coverage, score_all, summarize
+from mpd.reader import count_playlists, read_playlists
+from mpd.split import read_answers
+
+LABELS = {"r_precision": "R-prec", "ndcg": "NDCG", "clicks": "clicks"}
+
+
+def read_recommendations(path: str | Path) -> dict[int, list[str]]:
+    """pid → URIs of a submission CSV (.csv or .csv.gz); run `mmcf verify` for the full rule check."""
+    recs: dict[int, list[str]] = {}
+    try:
+        with open_text(path) as f:
+            for number, line in enumerate(f, start=1):
+                line = line.strip()
+                if not line or line.startswith("#") or line.startswith("team_info"):
+                    continue
+                head, *uris = [part.strip() for part in line.split(",")]
+                recs[int(head)] = uris
+    except FileNotFoundError:
+        raise DataError(path, "no such file") from None
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"not a readable submission ({exc}); run `mmcf verify` on it") from None
+    return recs
+
+
+def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
+    """Track → artist and track → playlist count over a training MPD (for artist credit and coverage)."""
+    artist_of: dict[str, str] = {}
+    count: dict[str, int] = {}
+    stream = read_playlists(mpd_dir, validate=False)
+    for playlist in tqdm(stream, total=count_playlists(mpd_dir), desc="artists", unit=" playlists",
+                         unit_scale=True, leave=False):
+        for uri in {t["track_uri"] for t in playlist["tracks"]}:
+            count[uri] = count.get(uri, 0) + 1
+        for t in playlist["tracks"]:
+            artist_of.setdefault(t["track_uri"], t["artist_uri"])
+    return artist_of, count
+
+
+def evaluate(recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer],
+             artist_of: Mapping[str, str]) -> pd.DataFrame:
+    """Overall ('all') and per-category means of R-precision, NDCG and clicks."""
+    return summarize(score_all(recs, answers, artist_of))
+
+
+def category_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One model: rows = overall and categories, columns = metrics."""
+    table = summary[[*METRICS, "playlists"]].rename(columns=LABELS)
+    table.index = ["all" if i == "all" else f"cat {i}" for i in table.index]
+    return table
+
+
+def compare_table(summaries: Mapping[str, pd.DataFrame], metric: str | None = None) -> pd.DataFrame:
+    """Several models: rows = models; columns = metric × (all, categories)."""
+    columns = {}
+    for name, summary in summaries.items():
+        row = {}
+        for m in ([metric] if metric else METRICS):
+            for key, value in summary[m].items():
+                row[(LABELS[m], "all" if key == "all" else str(key))] = value
+        columns[name] = row
+    return pd.DataFrame(columns).T
+
+
+def vocabulary_coverage(answers: Mapping[int, Answer], counts: Mapping[str, int], min_count: int) -> float:
+    """Share of held-out track occurrences seen in ≥ min_count training playlists."""
+    return coverage(answers, {u for u, c in counts.items() if c >= min_count})
+
+
+def render(table: pd.DataFrame, fmt: str = "text") -> str:
+    table = table.copy()
+    if isinstance(table.columns, pd.MultiIndex):
+        table.columns = [f"{m} {c}" for m, c in table.columns]
+    if fmt == "markdown":
+        return _markdown(table)
+    return table.to_string(float_format=lambda v: f"{v:.4f}")
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    head = "| | " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|---" * (len(table.columns) + 1) + "|"
+    rows = ["| " + str(i) + " | " + " | ".join(_cell(v) for v in r) + " |" for i, r in table.iterrows()]
+    return "\n".join([head, rule, *rows])
+
+
+def _cell(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, mpd_dir: str | Path,
+                         json_path: str | Path | None = None, markdown_path: str | Path | None = None,
+                         min_track_count: int = 5) -> str:
+    """Score each submission; one submission gives a per-category table, several a model-by-model one."""
+    answers = read_answers(answers_path)
+    artist_of, counts = track_artists(mpd_dir)
+    summaries = {Path(p).name.split(".")[0]: evaluate(read_recommendations(p), answers, artist_of) for p in paths}
+    share = vocabulary_coverage(answers, counts, min_track_count)
+    tables = ({"R-prec": compare_table(summaries, "r_precision"), "NDCG": compare_table(summaries, "ndcg"),
+               "clicks": compare_table(summaries, "clicks")} if len(summaries) > 1
+              else {name: category_table(s) for name, s in summaries.items()})
+    note = (f"{len(answers)} held-out playlists; {share:.1%} of held-out tracks occur in ≥ {min_track_count} "
+            "training playlists (the most any vocabulary-based model can reach)")
+    text = "\n\n".join(f"{title}\n{render(t)}" for title, t in tables.items()) + "\n\n" + note
+    if markdown_path:
+        with atomic_write(markdown_path) as f:
+            f.write("\n\n".join(f"**{title}**\n\n{render(t, 'markdown')}" for title, t in tables.items())
+                    + f"\n\n{note}\n")
+    if json_path:
+        with atomic_write(json_path) as f:
+            ujson.dump({"coverage": share, "min_track_count": min_track_count,
+                        "models": {n: _summary_json(s) for n, s in summaries.items()}}, f, indent=2)
+    return text
+
+
+def _summary_json(summary: pd.DataFrame) -> dict:
+    return {str(k): {m: float(v) for m, v in row.items()} for k, row in summary.iterrows()}

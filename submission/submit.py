@@ -1,0 +1,82 @@
+"""Answer a challenge set with a trained model and write the submission; resumable batch by batch."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import ujson
+from tqdm import tqdm
+
+from mpd.challenge import Query, read_challenge
+
+from .training import load_model
+from .writer import write_submission
+
+log = logging.getLogger(__name__)
+N_RECOMMENDATIONS = 500
+
+
+def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Path, team: str, email: str,
+                    kind: str = "mmcf", batch_size: int = 500) -> Path:
+    """Recommend 500 tracks for every challenge playlist and write OUT atomically.
+
+    Finished batches go to OUT.partial as they complete, so a killed run resumes where it stopped.
+    """
+    out = Path(out)
+    queries = read_challenge(challenge)
+    model = load_model(model_dir, kind)
+    partial = out.with_name(out.name + ".partial")
+    done = _load_partial(partial, {"model_dir": str(Path(model_dir).resolve()), "kind": kind,
+                                   "challenge": str(Path(challenge).resolve())})
+    todo = [q for q in queries if q.pid not in done]
+    if done:
+        log.info("resuming: %d of %d playlists already answered", len(done), len(queries))
+    with open(partial, "a", encoding="utf-8") as f, tqdm(total=len(queries), initial=len(done),
+                                                         desc="submit", unit=" playlists", leave=False) as bar:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            _append(f, batch, model.recommend(batch, N_RECOMMENDATIONS))
+            bar.update(len(batch))
+    done = _load_partial(partial, None)
+    write_submission(out, [(q.pid, done[q.pid]) for q in queries], team, email)
+    partial.unlink()
+    return out
+
+
+def _append(f, batch: list[Query], recs: list[list[str]]) -> None:
+    for query, uris in zip(batch, recs):
+        f.write(ujson.dumps({"pid": query.pid, "uris": uris}) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _load_partial(path: Path, settings: dict | None) -> dict[int, list[str]]:
+    """Answers of an earlier, interrupted run with the same settings (a torn last line is dropped)."""
+    if settings is not None:
+        if not path.exists() or _header(path) != settings:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(ujson.dumps({"settings": settings}) + "\n")
+            return {}
+    done, good = {}, 0
+    with open(path, "rb") as f:
+        good = len(f.readline())
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                row = ujson.loads(line)
+                done[row["pid"]] = row["uris"]
+            except (ValueError, KeyError, TypeError):
+                break
+            good += len(line)
+    os.truncate(path, good)   # drop a line torn by a kill, so new batches append cleanly
+    return done
+
+
+def _header(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return ujson.loads(f.readline()).get("settings")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -1,0 +1,110 @@
+"""Train a model into a model directory: one shared vocabulary, one sub-directory per model."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import ujson
+
+from models import store
+from models.base import Recommender
+from models.registry import model_class
+from mpd.atomic import atomic_write
+from mpd.dataset import load_training
+from mpd.errors import UserError
+from mpd.matrix import PlaylistCorpus
+from mpd.reader import load_json
+from mpd.vocab import Vocab, VocabConfig
+
+log = logging.getLogger(__name__)
+SOURCE_FILE = "source.json"
+
+
+def prepare_data(mpd_dir: str | Path, model_dir: str | Path,
+                 vocab_config: VocabConfig | None = None) -> tuple[Vocab, PlaylistCorpus]:
+    """Vocabulary and corpus; the vocabulary is built once per model directory and reused after."""
+    model_dir = Path(model_dir)
+    source = {"mpd": str(Path(mpd_dir).resolve())}
+    source_path = model_dir / SOURCE_FILE
+    if store.vocab_path(model_dir).exists() and source_path.exists():
+        known = load_json(source_path)
+        if known.get("mpd") != source["mpd"]:
+            raise UserError(f"{model_dir}: models here were trained on {known.get('mpd')}, not {source['mpd']}; "
+                            "use another --model-dir")
+        vocab, corpus = load_training(mpd_dir, vocab=store.load_vocab(model_dir))
+        return vocab, corpus
+    vocab, corpus = load_training(mpd_dir, vocab_config)
+    vocab.save(store.vocab_path(model_dir))
+    with atomic_write(source_path) as f:
+        ujson.dump(source, f)
+    return vocab, corpus
+
+
+def build_config(kind: str, overrides: dict[str, str]) -> Any:
+    """The model's config dataclass (preset applied by the class if it supports one) with overrides."""
+    cls = model_class(kind)
+    config_cls = getattr(cls, "config_class", None)
+    if config_cls is None:
+        if overrides:
+            raise UserError(f"model '{kind}' has no settings to override")
+        return None
+    config = config_cls()
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    for key, raw in overrides.items():
+        if key not in fields:
+            raise UserError(f"model '{kind}' has no setting '{key}' (settings: {', '.join(fields)})")
+        setattr(config, key, _coerce(raw, getattr(config, key), key))
+    return config
+
+
+def _coerce(raw: str, current: Any, key: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        if isinstance(current, (int, float)):
+            return type(current)(raw)
+        if isinstance(current, (list, tuple)):
+            return type(current)(x.strip() for x in raw.split(",") if x.strip())
+        return raw if current is None or isinstance(current, str) else type(current)(raw)
+    except ValueError:
+        raise UserError(f"setting '{key}': cannot read {raw!r} as {type(current).__name__}") from None
+
+
+def instantiate(kind: str, config: Any) -> Recommender:
+    cls = model_class(kind)
+    return cls(config) if config is not None else cls()
+
+
+def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = None,
+          resume: bool = False, vocab_config: VocabConfig | None = None) -> Recommender:
+    """Fit one model on the playlists of `mpd_dir` and save it under MODEL_DIR/<kind>."""
+    model_dir = Path(model_dir)
+    vocab, corpus = prepare_data(mpd_dir, model_dir, vocab_config)
+    model = instantiate(kind, config)
+    started = time.perf_counter()
+    fit_kwargs: dict[str, Any] = {}
+    if getattr(model, "resumable", False):
+        fit_kwargs = {"checkpoint_dir": model_dir / kind / "checkpoints", "resume": resume}
+    if getattr(model, "needs_teacher", False):
+        fit_kwargs["teacher"] = load_model(model_dir, "dae").teacher
+    model.fit(corpus, vocab, **fit_kwargs)
+    model.save(model_dir / kind)
+    log.info("trained %s in %.1f s", kind, time.perf_counter() - started)
+    return model
+
+
+def load_model(model_dir: str | Path, kind: str) -> Recommender:
+    """A trained model of the given kind ('mmcf' = the ensemble) from a model directory."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise UserError(f"{model_dir}: no such model directory")
+    vocab = store.load_vocab(model_dir)
+    if kind == "mmcf":
+        from ensemble.blend import MMCF
+        return MMCF.load(model_dir, vocab)
+    return model_class(kind).load(model_dir / kind, vocab)

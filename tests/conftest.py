@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output)."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+THEMES = {"rock": "Rock Anthems 🤘", "chill": "chill vibes ✌️", "kpop": "케이팝 최고", "drive": "ドライブ"}
+
+
+def uri(kind: str, n: int) -> str:
+    digits = ""
+    for _ in range(22):
+        n, r = divmod(n, 62)
+        digits += B62[r]
+    return f"spotify:{kind}:{digits}"
+
+
+def make_track(theme_no: int, k: int, pos: int) -> dict:
+    artist = theme_no * 10 + k % 6
+    return {"pos": pos, "artist_name": f"Artíst {artist} ñ", "track_uri": uri("track", theme_no * 1000 + k),
+            "artist_uri": uri("artist", artist), "track_name": f"Sóng {theme_no}-{k}",
+            "album_uri": uri("album", artist * 10 + k % 3), "duration_ms": 200000 + k,
+            "album_name": f"Albüm {artist}"}
+
+
+def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
+    """Playlists of 4 themes with skewed track popularity; real-format quirks (extra field, no description)."""
+    rng = random.Random(seed)
+    playlists = []
+    for i in range(n):
+        theme_no = i % len(THEMES)
+        title = list(THEMES.values())[theme_no]
+        length = rng.choice((rng.randint(12, 38), rng.randint(40, 99))) if i % 7 else rng.randint(105, 240)
+        scale = 12 if length < 100 else 150
+        ks = sorted({min(int(rng.expovariate(1 / scale)), 299) for _ in range(length * 4)})[:length]
+        rng.shuffle(ks)
+        tracks = [make_track(theme_no, k, p) for p, k in enumerate(ks)]
+        playlist = {"name": title, "collaborative": "false", "pid": first_pid + i, "modified_at": 1500000000 + i,
+                    "num_tracks": len(tracks), "num_albums": 3, "num_followers": 1, "num_edits": 2,
+                    "duration_ms": sum(t["duration_ms"] for t in tracks), "num_artists": 6, "tracks": tracks,
+                    "some_future_field": {"x": 1}}
+        if i % 5 == 0:
+            playlist["description"] = "désc"
+        playlists.append(playlist)
+    return playlists
+
+
+def write_mpd(directory: Path, playlists: list[dict], per_slice: int = 1000) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(playlists), per_slice):
+        chunk = playlists[start:start + per_slice]
+        name = f"mpd.slice.{start}-{start + per_slice - 1}.json"
+        (directory / name).write_text(json.dumps({"info": {"slice": name}, "playlists": chunk},
+                                                 ensure_ascii=False), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def tiny_playlists() -> list[dict]:
+    return make_playlists(400)
+
+
+@pytest.fixture
+def tiny_mpd(tmp_path: Path, tiny_playlists) -> Path:
+    return write_mpd(tmp_path / "mpd", tiny_playlists, per_slice=100)

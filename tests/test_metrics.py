@@ -1,0 +1,50 @@
+import math
+
+import pytest
+
+from mpd.metrics import Answer, clicks, ndcg, r_precision, score_all, summarize
+
+ARTIST = {"t1": "a1", "t2": "a1", "t3": "a2", "x1": "a1", "x2": "a1", "x3": "a3", "x4": "a2"}
+
+
+def test_r_precision_hits_only():
+    assert r_precision(["t1", "t2", "t9"], {"t1", "t2", "t3"}, set(), ARTIST) == pytest.approx(2 / 3)
+
+
+def test_r_precision_only_first_g_count():
+    assert r_precision(["t9", "t8", "t7", "t1"], {"t1", "t2", "t3"}, {"a1"}, {}) == 0.0
+
+
+def test_artist_credit_once_per_artist_for_non_hits():
+    # G = {t1, t3}: first |G| = 2 recs: x1 (artist a1 → 0.25), x2 (a1 again → nothing)
+    assert r_precision(["x1", "x2"], {"t1", "t3"}, {"a1", "a2"}, ARTIST) == pytest.approx(0.25 / 2)
+    # a hit by a held-out artist scores 1, and does not use up the artist's credit
+    assert r_precision(["t1", "x1"], {"t1", "t3"}, {"a1", "a2"}, ARTIST) == pytest.approx(1.25 / 2)
+    # a non-held-out artist gets nothing
+    assert r_precision(["x3", "x4"], {"t1", "t3"}, {"a1", "a2"}, ARTIST) == pytest.approx(0.25 / 2)
+
+
+def test_ndcg_rank_two_counts_like_rank_one():
+    assert ndcg(["a", "t1"], {"t1"}) == pytest.approx(1.0)
+    assert ndcg(["t1", "a"], {"t1"}) == pytest.approx(1.0)
+
+
+def test_ndcg_hand_computed():
+    # hits at ranks 1 and 4 of two possible: DCG = 1 + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(2) = 2
+    assert ndcg(["t1", "a", "b", "t2"], {"t1", "t2", "t3"}) == pytest.approx(1.5 / 2)
+    assert ndcg(["a", "b", "c"], {"t1"}) == 0.0
+    assert ndcg(["a", "b", "t1"], {"t1"}) == pytest.approx(1 / math.log2(3))
+
+
+def test_clicks():
+    assert clicks(["t1"], {"t1"}) == 0
+    assert clicks(["a"] * 9 + ["t1"], {"t1"}) == 0
+    assert clicks(["a"] * 10 + ["t1"], {"t1"}) == 1
+    assert clicks(["a"] * 500, {"t1"}) == 51
+
+
+def test_duplicate_holdouts_count_once():
+    answers = {7: Answer(3, ["t1", "t1", "t2"], ["a1"])}
+    table = summarize(score_all({7: ["t1", "t2"]}, answers, ARTIST))
+    assert table.loc["all", "r_precision"] == pytest.approx(1.0)
+    assert table.loc[3, "playlists"] == 1
