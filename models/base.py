@@ -13,6 +13,7 @@ from mpd.matrix import PlaylistCorpus, seed_ids
 from mpd.vocab import Vocab
 
 __all__ = ["Query", "Recommender", "top_n"]
+POPULARITY_TIE_BREAK = 1e-6   # added to model scores so queries with nothing usable rank by popularity
 
 
 class Recommender(abc.ABC):

@@ -14,10 +14,9 @@ from mpd.atomic import atomic_write
 from mpd.matrix import PlaylistCorpus, query_matrix
 from mpd.vocab import Vocab
 
-from .base import Query, Recommender, popularity_scores
+from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
 from .store import config_from, read_manifest, write_manifest
 
-POPULARITY_TIE_BREAK = 1e-6   # playlists without usable seeds get the popularity ranking
 
 
 @dataclass
@@ -30,6 +29,7 @@ class KNNConfig:
 
 class ItemKNN(Recommender):
     kind = "knn"
+    config_class = KNNConfig
 
     def __init__(self, config: KNNConfig | None = None) -> None:
         super().__init__()
@@ -38,7 +38,7 @@ class ItemKNN(Recommender):
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ItemKNN":
         self.vocab = vocab
-        x = _track_matrix(corpus, vocab.n_tracks)
+        x = track_matrix(corpus, vocab.n_tracks)
         self.similarity = item_similarity(x, self.config)
         return self
 
@@ -62,7 +62,7 @@ class ItemKNN(Recommender):
         return model
 
 
-def _track_matrix(corpus: PlaylistCorpus, n_tracks: int) -> sp.csr_matrix:
+def track_matrix(corpus: PlaylistCorpus, n_tracks: int) -> sp.csr_matrix:
     """Binary playlist × track matrix (known tracks only)."""
     ids = corpus.track_ids
     rows = np.repeat(np.arange(len(corpus)), corpus.lengths)

@@ -1,0 +1,75 @@
+"""Matrix factorisation peer: implicit's ALS (optional extra `compare`), folded in for new playlists."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from mpd.errors import UserError
+from mpd.matrix import PlaylistCorpus, seed_ids
+from mpd.vocab import Vocab
+
+from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
+from .knn import track_matrix
+from .store import config_from, load_tensors, read_manifest, save_tensors, write_manifest
+
+
+@dataclass
+class ALSConfig:
+    factors: int = 128
+    regularization: float = 0.05
+    alpha: float = 20.0        # confidence of an observed track: 1 + alpha
+    iterations: int = 15
+    seed: int = 0
+
+
+class ALS(Recommender):
+    kind = "als"
+    config_class = ALSConfig
+
+    def __init__(self, config: ALSConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ALSConfig()
+        self.item_factors: torch.Tensor | None = None
+
+    def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ALS":
+        try:
+            from implicit.als import AlternatingLeastSquares
+        except ImportError:
+            raise UserError("the ALS peer needs the optional package implicit: pip install '.[compare]'") from None
+        self.vocab = vocab
+        c = self.config
+        model = AlternatingLeastSquares(factors=c.factors, regularization=c.regularization, alpha=c.alpha,
+                                        iterations=c.iterations, random_state=c.seed)
+        model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
+        self.item_factors = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
+        return self
+
+    def score(self, queries: Sequence[Query]) -> torch.Tensor:
+        users = torch.stack([self._fold_in(seed_ids(q, self.vocab)) for q in queries])
+        return users @ self.item_factors.T + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+
+    def _fold_in(self, ids: np.ndarray) -> torch.Tensor:
+        """The playlist's factors given its seeds: one ALS user step, (YᵀCY + λI)⁻¹ YᵀC p."""
+        y = self.item_factors
+        if not len(ids):
+            return torch.zeros(y.shape[1])
+        seen = y[torch.from_numpy(np.unique(ids))]
+        confidence = 1.0 + self.config.alpha
+        gram = y.T @ y + (confidence - 1.0) * seen.T @ seen + self.config.regularization * torch.eye(y.shape[1])
+        return torch.linalg.solve(gram, confidence * seen.sum(0))
+
+    def save(self, directory: str | Path) -> None:
+        write_manifest(directory, self.kind, self.vocab, self.config)
+        save_tensors(Path(directory) / "factors.pt", {"item_factors": self.item_factors})
+
+    @classmethod
+    def load(cls, directory: str | Path, vocab: Vocab) -> "ALS":
+        manifest = read_manifest(directory, cls.kind, vocab)
+        model = cls(config_from(ALSConfig, manifest["config"]))
+        model.vocab = vocab
+        model.item_factors = load_tensors(Path(directory) / "factors.pt")["item_factors"]
+        return model
