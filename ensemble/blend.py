@@ -34,7 +34,7 @@ class MMCF(Recommender):
         raise NotImplementedError("train the parts: `mmcf train --model dae`, then `--model cnn`")
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
-        seed_mass = np.asarray(query_matrix(queries, self.vocab, self.dae.input_weights).sum(axis=1),
+        seed_mass = np.asarray(query_matrix(queries, self.vocab, self.dae.config.inputs).sum(axis=1),
                                dtype=np.float32).ravel()
         titles = [q.title or "" for q in queries]
         title_scores, usable = self.cnn.title_scores(titles)

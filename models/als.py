@@ -63,8 +63,8 @@ class ALS(Recommender):
         return torch.linalg.solve(gram, confidence * seen.sum(0))
 
     def save(self, directory: str | Path) -> None:
-        write_manifest(directory, self.kind, self.vocab, self.config)
         save_tensors(Path(directory) / "factors.pt", {"item_factors": self.item_factors})
+        write_manifest(directory, self.kind, self.vocab, self.config)   # last: it marks the model complete
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ALS":

@@ -49,9 +49,9 @@ class ItemKNN(Recommender):
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
-        write_manifest(directory, self.kind, self.vocab, self.config)
         with atomic_write(directory / "similarity.npz", "wb") as f:
             sp.save_npz(f, self.similarity)
+        write_manifest(directory, self.kind, self.vocab, self.config)   # last: it marks the model complete
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":

@@ -1,15 +1,22 @@
-"""Atomic file writes: write a temp file beside the target, fsync, rename."""
+"""Atomic file writes: write a temp file beside the target, fsync, rename.
+
+Temp files are named `.NAME.<pid>-<random>.tmp`; one left by a killed writer (SIGKILL cannot be cleaned up
+after) is removed by the next write of NAME once that pid is gone.
+"""
 from __future__ import annotations
 
 import contextlib
 import gzip
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
 from .errors import UserError
+
+GZIP_LEVEL = 6   # level 9 is 2.4x slower on submissions for 0.3% smaller files
 
 
 @contextlib.contextmanager
@@ -22,12 +29,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     binary = "b" in mode
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _remove_stale_temps(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     raw = os.fdopen(fd, "wb")
     try:
-        stream: IO = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if path.suffix == ".gz" else raw
+        stream: IO = (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL)
+                      if path.suffix == ".gz" else raw)
         out = stream if binary else io.TextIOWrapper(stream, encoding=encoding, newline="")
         yield out
         out.flush()
@@ -36,14 +45,44 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         if stream is not raw:
             stream.close()
         raw.flush()
+        os.fchmod(raw.fileno(), 0o666 & ~_umask())   # mkstemp makes 0600; give what open() would
         os.fsync(raw.fileno())
         raw.close()
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     except BaseException:
         raw.close()
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temp files of `path` whose writer process no longer exists."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-\w+\.tmp")
+    with os.scandir(path.parent) as entries:
+        stale = [e.path for e in entries if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))]
+    for tmp in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True       # exists, owned by someone else
+    return True
 
 
 def open_text(path: str | os.PathLike) -> IO[str]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DataError
-from .reader import check_track, load_json
+from .reader import _check_fields, check_track, load_json
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Category:
     max_length: int
 
 
+COUNT_FIELDS = {"num_tracks": int, "num_samples": int, "num_holdouts": int}   # optional, but ints when given
 CATEGORIES: tuple[Category, ...] = (
     Category(1, 0, True, True, 10, 50),
     Category(2, 1, True, True, 10, 78),
@@ -57,6 +58,7 @@ def query_from_challenge(playlist: dict, path, index: int) -> Query:
     if not isinstance(playlist, dict) or not isinstance(playlist.get("pid"), int):
         raise DataError(path, f"challenge playlist #{index} has no integer 'pid'")
     pid = playlist["pid"]
+    _check_fields(playlist, {}, COUNT_FIELDS, path, pid, "challenge playlist")
     tracks = playlist.get("tracks")
     if not isinstance(tracks, list):
         raise DataError(path, "challenge playlist has no 'tracks' list", pid)

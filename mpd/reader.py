@@ -1,7 +1,10 @@
 """Stream playlists from MPD slice files, validating the schema as they go."""
 from __future__ import annotations
 
+import gzip
+import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -47,8 +50,24 @@ def load_json(path: str | Path) -> Any:
             return ujson.load(f)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(path, f"truncated or corrupt gzip file ({exc})") from None
     except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not valid JSON ({exc})") from None
+        raise DataError(path, f"not valid JSON ({exc})", line=_syntax_error_line(path, exc)) from None
+
+
+def _syntax_error_line(path: str | Path, exc: Exception) -> int | None:
+    """The line of a JSON syntax error: ujson does not say, so re-parse (only on failure) with the stdlib."""
+    if not isinstance(exc, ujson.JSONDecodeError):
+        return None
+    try:
+        with open_text(path) as f:
+            json.load(f)
+    except json.JSONDecodeError as err:
+        return err.lineno
+    except (ValueError, EOFError, OSError):
+        pass
+    return None
 
 
 def _check_fields(obj: Any, required: dict, optional: dict, path, pid, what: str) -> None:
@@ -75,10 +94,11 @@ def check_track(track: Any, path, pid, index: int) -> None:
             raise DataError(path, f"{what} has a malformed {kind}_uri {uri!r:.60}", pid)
 
 
-def check_playlist(playlist: Any, path) -> None:
-    """Validate one MPD playlist: required fields, types, URIs, non-empty."""
+def check_playlist(playlist: Any, path, index: int | None = None) -> None:
+    """Validate one MPD playlist: required fields, types, URIs, non-empty; `index` names it when it has no pid."""
     pid = playlist.get("pid") if isinstance(playlist, dict) else None
-    _check_fields(playlist, PLAYLIST_FIELDS, OPTIONAL_PLAYLIST_FIELDS, path, pid, "playlist")
+    what = f"playlist #{index}" if pid is None and index is not None else "playlist"
+    _check_fields(playlist, PLAYLIST_FIELDS, OPTIONAL_PLAYLIST_FIELDS, path, pid, what)
     if not playlist["tracks"]:
         raise DataError(path, "playlist has no tracks", pid)
     for i, track in enumerate(playlist["tracks"]):
@@ -91,8 +111,8 @@ def read_slice(path: Path, validate: bool = True) -> list[dict]:
     if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
         raise DataError(path, "expected an object with a 'playlists' list (is this an MPD slice?)")
     if validate:
-        for playlist in data["playlists"]:
-            check_playlist(playlist, path)
+        for index, playlist in enumerate(data["playlists"]):
+            check_playlist(playlist, path, index)
     return data["playlists"]
 
 

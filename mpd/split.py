@@ -35,9 +35,11 @@ def assign_categories(lengths: np.ndarray, has_title: np.ndarray, per_category: 
         if len(candidates) < per_category:
             message = (f"category {category.number} needs {per_category} playlists of "
                        f"{category.min_length}-{category.max_length} tracks, only {len(candidates)} are left")
-            if strict or not len(candidates):
+            if strict:
                 raise UserError(message + "; use a smaller --per-category or more playlists")
             log.warning(message)
+            if not len(candidates):
+                continue
         picked = rng.choice(candidates, size=min(per_category, len(candidates)), replace=False)
         free[picked] = False
         chosen.update({int(r): category.number for r in picked})

@@ -21,6 +21,11 @@ def recommend_one(model_dir: str | Path, title: str | None, tracks: list[str], n
     unknown = [u for u in tracks if u not in vocab.track_index]
     if tracks and len(unknown) == len(tracks) and not (title and title.strip()):
         raise UserError(f"none of the {len(tracks)} tracks is in the model's vocabulary, and there is no title")
+    title_model = getattr(model, "cnn", None)
+    if title_model is not None and not any(u in vocab.track_index for u in tracks):
+        if not title_model.title_scores([title or ""])[1][0]:
+            raise UserError(f"the title {title!r} has no characters the title model knows, and no known "
+                            "track is given: nothing to recommend from")
     query = Query(pid=0, title=title or None, seeds=list(tracks), category=None)
     scores = model.score([query])[0]
     uris = model.recommend([query], n)[0]

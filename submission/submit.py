@@ -9,9 +9,10 @@ import ujson
 from tqdm import tqdm
 
 from mpd.challenge import Query, read_challenge
+from mpd.errors import UserError
 
 from .training import load_model
-from .writer import write_submission
+from .writer import team_info_line, write_submission
 
 log = logging.getLogger(__name__)
 N_RECOMMENDATIONS = 500
@@ -24,11 +25,20 @@ def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Pat
     Finished batches go to OUT.partial as they complete, so a killed run resumes where it stopped.
     """
     out = Path(out)
+    team_info_line(team, email)          # refuse a bad team name or email before the long part
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, not {batch_size}")
+    if out.is_dir():
+        raise UserError(f"{out}: is a directory; give the submission file's name")
     queries = read_challenge(challenge)
     model = load_model(model_dir, kind)
     partial = out.with_name(out.name + ".partial")
-    done = _load_partial(partial, {"model_dir": str(Path(model_dir).resolve()), "kind": kind,
-                                   "challenge": str(Path(challenge).resolve())})
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        done = _load_partial(partial, {"model_dir": str(Path(model_dir).resolve()), "kind": kind,
+                                       "challenge": str(Path(challenge).resolve())})
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     todo = [q for q in queries if q.pid not in done]
     if done:
         log.info("resuming: %d of %d playlists already answered", len(done), len(queries))

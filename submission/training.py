@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,12 @@ def load_model(model_dir: str | Path, kind: str) -> Recommender:
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")
     vocab = store.load_vocab(model_dir)
-    if kind == "mmcf":
-        from ensemble.blend import MMCF
-        return MMCF.load(model_dir, vocab)
-    return model_class(kind).load(model_dir / kind, vocab)
+    try:
+        if kind == "mmcf":
+            from ensemble.blend import MMCF
+            return MMCF.load(model_dir, vocab)
+        return model_class(kind).load(model_dir / kind, vocab)
+    except (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
+        where = model_dir if kind == "mmcf" else model_dir / kind   # a damaged file the loader did not catch
+        raise UserError(f"{where}: cannot load the '{kind}' model ({type(exc).__name__}: {exc}); "
+                        "retrain it") from None
