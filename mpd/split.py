@@ -152,24 +152,27 @@ def read_answers(path: str | Path) -> dict[int, Answer]:
 
 def carve_validation(corpus: PlaylistCorpus, vocab: Vocab, per_category: int,
                      seed: int) -> tuple[np.ndarray, list[Query], dict[int, Answer]]:
-    """Challenge-shaped validation queries out of training playlists (known tracks only).
+    """Challenge-shaped validation queries out of training playlists.
 
-    Returns the rows left for training, the queries and their answers.
+    Categories are assigned by full playlist length, as in `split_mpd`; seeds and answers then keep the
+    vocabulary tracks only (a model can recommend nothing else). Returns the rows left for training, the
+    queries and their answers.
     """
     rng = np.random.default_rng(seed)
-    known = [corpus.tracks(r) for r in range(len(corpus))]
-    lengths = np.array([len(k) for k in known])
     has_title = np.array([bool(t.strip()) for t in corpus.titles])
-    chosen = assign_categories(lengths, has_title, per_category, rng, strict=False)
+    chosen = assign_categories(corpus.lengths, has_title, per_category, rng, strict=False)
     queries, answers = [], {}
     for row, number in sorted(chosen.items()):
         category = CATEGORIES[number - 1]
-        ids = known[row]
-        shown = seed_positions(len(ids), category, rng)
-        hidden = np.delete(ids, shown)
+        ids = corpus.tracks(row, known_only=False)
+        shown = np.zeros(len(ids), bool)
+        shown[seed_positions(len(ids), category, rng)] = True
+        seeds, hidden = ids[shown & (ids >= 0)], ids[~shown & (ids >= 0)]
+        if not len(hidden):
+            continue
         pid = int(corpus.pids[row])
         queries.append(Query(pid=pid, title=corpus.titles[row] if category.title else None,
-                             seeds=[vocab.track_uris[i] for i in ids[shown]], category=number,
+                             seeds=[vocab.track_uris[i] for i in seeds], category=number,
                              in_order=category.in_order))
         answers[pid] = Answer(number, [vocab.track_uris[i] for i in hidden],
                               sorted({vocab.track_artist_uris[i] for i in hidden}))
