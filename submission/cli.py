@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     from submission.training import build_config, train
     kinds = ["dae", "cnn"] if args.model == "mmcf" else [args.model]
     for kind in kinds:
-        config = build_config(kind, _settings(args.set, args.epochs, args.seed, args.device, kind))
+        config = build_config(kind, _settings(args.set, args.epochs, args.seed, args.device, kind), args.preset)
         train(args.mpd, args.model_dir, kind, config, resume=args.resume)
         print(f"trained {kind} → {Path(args.model_dir) / kind}")
     return 0
@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="maximum epochs (dae, cnn)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--preset", choices=["reference"], help="start from a named setting (reference = the "
+                   "published MMCF hyper-parameters)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
 
     p = sub.add_parser("submit", help="write a challenge submission with a trained model")

@@ -44,21 +44,26 @@ def prepare_data(mpd_dir: str | Path, model_dir: str | Path,
     return vocab, corpus
 
 
-def build_config(kind: str, overrides: dict[str, str]) -> Any:
-    """The model's config dataclass (preset applied by the class if it supports one) with overrides."""
+def build_config(kind: str, overrides: dict[str, str], preset: str | None = None) -> Any:
+    """The model's config dataclass, from a named preset (e.g. `reference`) if given, with overrides."""
     cls = model_class(kind)
     config_cls = getattr(cls, "config_class", None)
     if config_cls is None:
         if overrides:
             raise UserError(f"model '{kind}' has no settings to override")
         return None
-    config = config_cls()
+    if preset is None:
+        config = config_cls()
+    elif callable(getattr(config_cls, preset, None)):
+        config = getattr(config_cls, preset)()
+    else:
+        raise UserError(f"model '{kind}' has no preset '{preset}'")
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     for key, raw in overrides.items():
         if key not in fields:
             raise UserError(f"model '{kind}' has no setting '{key}' (settings: {', '.join(fields)})")
         setattr(config, key, _coerce(raw, getattr(config, key), key))
-    return config
+    return dataclasses.replace(config)   # re-runs the config's own checks on the overridden values
 
 
 def _coerce(raw: str, current: Any, key: str) -> Any:
