@@ -3,17 +3,21 @@
 The catalogue is a fixed universe of artists → albums → tracks grouped into scenes (genre × era ×
 energy), sized for `SynthConfig.universe_playlists` playlists (1 M by default), so N playlists look like
 an N-playlist sample of one MPD-sized world: at 1 M the totals are MPD-like, at 20 k it looks like a
-2 % sample (many tracks rare or unseen). Track popularity follows an MPD-like rank curve within each
-scene; chart hits follow it across scenes. A playlist picks a theme (genre, context, era) and a title
-that says so (any casing, emoji, sometimes Korean or Japanese); it mixes one to three strands (scenes
-its context likes) and walks on, segment by segment, to new anchor artists and neighbouring scenes,
-drawing tracks around the anchors, as album runs, from the wider scene and genre, and from the charts.
+2 % sample (many tracks rare or unseen). Track popularity follows an MPD-like rank curve over the
+whole catalogue (the charts), and draws within a scene, genre or anchor window follow it: the global
+hits are mainstream, niche scenes have flatter heads, many playlists hold no chart hit at all. A
+playlist picks a theme (genre, context, era) and a title that says so (any casing, emoji, sometimes
+Korean or Japanese); it mixes one to three strands (scenes its context likes) and walks on, segment by
+segment, to new anchor artists and neighbouring scenes, drawing tracks around the anchors, as album
+runs, from the wider scene and genre, and from the charts.
 Everything is a pure function of (seed, config, slice number): slices can be made in any order.
 """
 from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
+import os
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,30 +49,31 @@ class SynthConfig:
     """Knobs of the generator; the defaults are calibrated against MPD's published shape."""
 
     universe_playlists: int = 1_000_000   # the catalogue is sized for this many playlists (or for n if larger)
-    artists: int = 330_000                # artists per million playlists of universe
+    artists: int = 300_000                # artists per million playlists of universe
     min_scene_artists: int = 40
     artist_tail: float = 1.0              # Pareto exponent of artist popularity (smaller = heavier tail)
     artist_cap: float = 100.0             # ... capped at this many times the least popular artist
-    extra_albums: float = 1.8             # mean albums per artist beyond the first
+    extra_albums: float = 1.2             # mean albums per artist beyond the first
     album_spread: float = 1.5             # lognormal sigma of album popularity within an artist
     track_spread: float = 1.6             # lognormal sigma of track popularity within an album
-    head_exponent: float = 0.65           # track popularity by rank r: (r + head_offset) ** -head_exponent ...
-    head_offset: float = 50.0
+    head_exponent: float = 0.9            # track popularity by rank r: (r + head_offset) ** -head_exponent ...
+    head_offset: float = 30.0
     tail_start: int = 100_000             # ... then falling with tail_exponent beyond this rank (per million)
-    tail_exponent: float = 1.8
+    tail_exponent: float = 2.3
+    chart_weight: float = 1.0             # popularity = (the scene's own rank curve) ** (1 - w) × (the charts) ** w
     length_median: float = 53.0           # playlist length: lognormal, cut to [5, 250]
     length_sigma: float = 0.95
-    segment_length: float = 50.0          # mean tracks before a playlist drifts to a related scene
+    segment_length: float = 15.0          # mean tracks before a playlist drifts to a related scene
     p_strands: float = 0.45               # chance of each extra strand (a playlist mixes 1-3 scenes)
     p_context_genre: float = 0.6          # an extra strand takes a genre the context likes (else a related one)
-    p_drift: float = 0.5                  # at a new segment, one strand drifts to a neighbouring scene
-    window_artists: int = 30              # anchor window: this many artists each side of the anchor
+    p_drift: float = 0.8                  # at a new segment, one strand drifts to a neighbouring scene
+    window_artists: int = 15              # anchor window: this many artists each side of the anchor
     anchor_power: float = 0.6             # anchors drawn in proportion to artist popularity ** anchor_power
     p_album: float = 0.15                 # next track continues the previous one's album
     p_window: float = 0.5                 # ... is drawn around the segment's anchor artist
     p_scene: float = 0.15                 # ... from the whole scene
-    p_genre: float = 0.12                 # ... from the whole genre
-    p_global: float = 0.05                # ... from the charts (mainstream playlists only)
+    p_genre: float = 0.06                 # ... from the whole genre
+    p_global: float = 0.02                # ... from the charts (mainstream playlists only)
     title_tail: float = 0.03              # share of one-off titles
     description_rate: float = 0.02
     collaborative_rate: float = 0.023
@@ -299,7 +304,10 @@ def build_catalogue(seed: int, config: SynthConfig, scale: float) -> Catalogue:
     latent = artist_pop[album_artist[track_album]] * album_share[track_album] * track_share
     chart = np.empty_like(latent)
     chart[np.argsort(-latent, kind="stable")] = rank_popularity(len(latent), config, scale)
-    track_pop = scene_popularity(latent, artist_scene[album_artist[track_album]], demand, config, scale)
+    track_pop = chart
+    if config.chart_weight < 1:
+        scene_pop = scene_popularity(latent, artist_scene[album_artist[track_album]], demand, config, scale)
+        track_pop = scene_pop ** (1 - config.chart_weight) * chart ** config.chart_weight
     duration = np.clip(rng.lognormal(np.log(215_000), 0.3, len(track_album)), 30_000, 1_200_000).astype(np.int64)
     return Catalogue(
         scene_genre=np.arange(len(demand)) // (len(ERAS) * ENERGIES),
@@ -352,7 +360,10 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
 def draw_in_ranges(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One index per range [lo, hi), drawn in proportion to the weights whose cumulative sum is `cum`."""
     start, stop = cum[lo], cum[hi]
-    picked = np.searchsorted(cum, start + rng.random(len(lo)) * (stop - start), side="right") - 1
+    target = start + rng.random(len(lo)) * (stop - start)
+    order = np.argsort(target)                  # sorted keys make searchsorted several times faster
+    picked = np.empty(len(lo), np.int64)
+    picked[order] = np.searchsorted(cum, target[order], side="right") - 1
     return np.clip(picked, lo, hi - 1)
 
 
@@ -689,27 +700,33 @@ class Generator:
         """The playlists of slice `index`, each as its MPD JSON text."""
         first, _ = self.slice_range(index)
         st = self.slice_tracks(index)
-        fragments = self._track_fragments(st.tracks)
-        r = random.Random(self.seed * 1_000_003 + index)
         cat, c = self.catalogue, self.config
+        fragments = self._track_fragments(st.tracks)
+        texts = [fragments[t] for t in st.tracks.tolist()]
+        n = len(st.lengths)
+        owner = np.repeat(np.arange(n), st.lengths)
+        albums = cat.track_album[st.tracks]
+        n_albums = _distinct(owner, albums, n).tolist()
+        n_artists = _distinct(owner, cat.album_artist[albums], n).tolist()
+        starts = np.concatenate([[0], np.cumsum(st.lengths)[:-1]])
+        durations = np.add.reduceat(cat.duration[st.tracks], starts).tolist()
+        r = random.Random(self.seed * 1_000_003 + index)
         out, at = [], 0
         for i, length in enumerate(st.lengths.tolist()):
-            ids = st.tracks[at:at + length]
-            at += length
             genre, context = GENRES[st.genre[i]], CONTEXTS[st.context[i]]
             head = {"name": theme_title(genre, context, int(st.era[i]), r, c.title_tail),
                     "collaborative": "true" if r.random() < c.collaborative_rate else "false",
                     "pid": first + i,
                     "modified_at": int(END_TIME - (END_TIME - START_TIME) * r.random() ** 2) // 86400 * 86400}
-            head.update(num_tracks=length, num_albums=len(np.unique(cat.track_album[ids])),
+            head.update(num_tracks=length, num_albums=n_albums[i],
                         num_followers=int((1 - r.random()) ** -0.5),
                         num_edits=max(1, int(length * r.random() * 0.3) + r.randint(0, 3)),
-                        duration_ms=int(cat.duration[ids].sum()),
-                        num_artists=len(np.unique(cat.album_artist[cat.track_album[ids]])))
+                        duration_ms=durations[i], num_artists=n_artists[i])
             if r.random() < c.description_rate:
                 head["description"] = description(genre, context, r)
             text = ujson.dumps(head, ensure_ascii=False)[:-1]
-            tracks = ",".join(f'{{"pos":{p},{fragments[t]}}}' for p, t in enumerate(ids.tolist()))
+            tracks = ",".join([f'{{"pos":{p},{t}}}' for p, t in enumerate(texts[at:at + length])])
+            at += length
             out.append(f'{text},"tracks":[{tracks}]}}')
         return out
 
@@ -718,7 +735,7 @@ class Generator:
         cache = self._fragments
         if len(cache) > FRAGMENT_CACHE:
             cache.clear()
-        new = np.array([t for t in np.unique(tracks).tolist() if t not in cache], dtype=np.int64)
+        new = np.array([t for t in _sorted_unique(tracks).tolist() if t not in cache], dtype=np.int64)
         if not len(new):
             return cache
         cat = self.catalogue
@@ -754,16 +771,25 @@ class Generator:
 def _repeats(owner: np.ndarray, tracks: np.ndarray) -> np.ndarray:
     """True where a track already occurred earlier in the same playlist."""
     key = owner.astype(np.int64) * (int(tracks.max()) + 1) + tracks
-    _, first = np.unique(key, return_index=True)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
     repeat = np.ones(len(tracks), bool)
-    repeat[first] = False
+    repeat[order[np.concatenate([[True], ordered[1:] != ordered[:-1]])]] = False
     return repeat
 
 
 def _distinct(owner: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Distinct values per playlist."""
-    key = np.unique(owner.astype(np.int64) * (int(values.max()) + 1) + values)
+    key = _sorted_unique(owner.astype(np.int64) * (int(values.max()) + 1) + values)
     return np.bincount(key // (int(values.max()) + 1), minlength=n)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (much faster than numpy's hash-based unique on these sizes)."""
+    values = np.sort(values)
+    if not len(values):
+        return values
+    return values[np.concatenate([[True], values[1:] != values[:-1]])]
 
 
 # ---------------------------------------------------------------- public API
@@ -780,30 +806,70 @@ def slice_name(first: int, last: int) -> str:
     return f"mpd.slice.{first}-{last}.json"
 
 
-def generate(out_dir: str | Path, playlists: int, seed: int, config: SynthConfig | None = None) -> list[Path]:
+def generate(out_dir: str | Path, playlists: int, seed: int, config: SynthConfig | None = None,
+             workers: int | None = None) -> list[Path]:
     """Write `playlists` synthetic playlists as MPD slice files under `out_dir`; returns the slice paths.
 
-    Resumable: slices already written by a run with the same settings are kept.
+    Slices are independent, so `workers` processes (default: one per core) write them in parallel; the
+    files are the same whatever the worker count. Resumable: slices already written by a run with the
+    same settings are kept.
     """
     if playlists < 1:
         raise UserError(f"--playlists must be at least 1, got {playlists}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
     config = config or SynthConfig()
     settings = {"format": FORMAT, "playlists": playlists, "seed": seed, "config": asdict(config)}
     _prepare(out_dir, settings)
-    generator = Generator(playlists, seed, config)
-    paths = []
-    with tqdm(total=playlists, desc="synthetic MPD", unit=" playlists", unit_scale=True, leave=False) as bar:
-        for index in range(generator.n_slices):
-            first, last = generator.slice_range(index)
-            path = out_dir / slice_name(first, last)
-            if not path.exists():
-                body = ",\n".join(generator.slice_json(index))
-                with atomic_write(path) as f:
-                    f.write(f'{{"info":{generator.slice_info(index)},"playlists":[\n{body}\n]}}\n')
-            paths.append(path)
-            bar.update(last - first + 1)
+    generator = Generator(playlists, seed, config)       # builds (and caches) the catalogue before any fork
+    paths = [out_dir / slice_name(*generator.slice_range(i)) for i in range(generator.n_slices)]
+    todo = [i for i, path in enumerate(paths) if not path.exists()]
+    workers = min(workers or _cores(), max(len(todo), 1))
+    with tqdm(total=playlists, initial=playlists - sum(_slice_size(generator, i) for i in todo),
+              desc="synthetic MPD", unit=" playlists", unit_scale=True, leave=False) as bar:
+        if workers == 1:
+            for index in todo:
+                bar.update(_write_slice(generator, index, paths[index]))
+        else:
+            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                                  else "spawn")
+            with context.Pool(workers, _worker_init, (playlists, seed, config)) as pool:
+                for done in pool.imap_unordered(_worker_write, [(i, paths[i]) for i in todo]):
+                    bar.update(done)
     return paths
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                                  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _slice_size(generator: Generator, index: int) -> int:
+    first, last = generator.slice_range(index)
+    return last - first + 1
+
+
+def _write_slice(generator: Generator, index: int, path: Path) -> int:
+    """Write slice `index` to `path` (atomically); returns its number of playlists."""
+    body = ",\n".join(generator.slice_json(index))
+    with atomic_write(path) as f:
+        f.write(f'{{"info":{generator.slice_info(index)},"playlists":[\n{body}\n]}}\n')
+    return _slice_size(generator, index)
+
+
+_worker_generator: Generator | None = None
+
+
+def _worker_init(playlists: int, seed: int, config: SynthConfig) -> None:
+    global _worker_generator
+    _worker_generator = Generator(playlists, seed, config)   # catalogue inherited from the parent if forked
+
+
+def _worker_write(job: tuple[int, Path]) -> int:
+    return _write_slice(_worker_generator, *job)
 
 
 def _prepare(out_dir: Path, settings: dict) -> None:

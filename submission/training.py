@@ -97,11 +97,16 @@ def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = N
     if getattr(model, "resumable", False):
         fit_kwargs = {"checkpoint_dir": model_dir / kind / "checkpoints", "resume": resume}
     if getattr(model, "needs_teacher", False):
-        fit_kwargs["teacher"] = load_model(model_dir, "dae").teacher
+        fit_kwargs["teacher"] = dae_teacher(load_model(model_dir, "dae"), corpus)
     model.fit(corpus, vocab, **fit_kwargs)
     model.save(model_dir / kind)
     log.info("trained %s in %.1f s", kind, time.perf_counter() - started)
     return model
+
+
+def dae_teacher(dae: Recommender, corpus: PlaylistCorpus):
+    """The frozen DAE's targets for corpus rows, which the title model learns to reproduce."""
+    return lambda rows: dae.teacher_targets(corpus, rows)
 
 
 def load_model(model_dir: str | Path, kind: str) -> Recommender:

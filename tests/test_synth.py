@@ -78,6 +78,14 @@ def test_heavy_tail(playlists):
     assert counts[-100:].sum() / counts.sum() > 0.02
 
 
+def test_hits_cluster_in_mainstream_playlists(playlists):
+    """The charts are mainstream: many playlists hold none of the 20 most frequent tracks (popularity is no oracle)."""
+    counts = Counter(t["track_uri"] for p in playlists for t in p["tracks"])
+    hits = {uri for uri, _ in counts.most_common(20)}
+    without = np.mean([not any(t["track_uri"] in hits for t in p["tracks"]) for p in playlists])
+    assert 0.08 < without < 0.5, without
+
+
 def test_order_matters(playlists):
     """The first ten tracks predict the next ten better than ten random other tracks of the playlist do."""
     rng = random.Random(0)
@@ -123,12 +131,15 @@ def test_generate_matches_stream_and_slices(tmp_path: Path):
     assert list(read_playlists(tmp_path / "a")) == list(synthetic_playlists(2500, seed=5, config=SMALL))
 
 
-def test_deterministic(tmp_path: Path):
-    a = generate(tmp_path / "a", 1200, seed=11, config=SMALL)
-    b = generate(tmp_path / "b", 1200, seed=11, config=SMALL)
-    c = generate(tmp_path / "c", 1200, seed=12, config=SMALL)
+def test_deterministic_whatever_the_worker_count(tmp_path: Path):
+    a = generate(tmp_path / "a", 3200, seed=11, config=SMALL, workers=1)
+    b = generate(tmp_path / "b", 3200, seed=11, config=SMALL, workers=3)
+    c = generate(tmp_path / "c", 1200, seed=12, config=SMALL, workers=2)
+    assert [p.name for p in a] == [p.name for p in b] and len(a) == 4
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     assert a[0].read_bytes() != c[0].read_bytes()
+    with pytest.raises(UserError, match="workers"):
+        generate(tmp_path / "d", 1000, seed=1, config=SMALL, workers=0)
 
 
 def test_resumable(tmp_path: Path):
