@@ -21,7 +21,7 @@ def recommend_one(model_dir: str | Path, title: str | None, tracks: list[str], n
     unknown = [u for u in tracks if u not in vocab.track_index]
     if tracks and len(unknown) == len(tracks) and not (title and title.strip()):
         raise UserError(f"none of the {len(tracks)} tracks is in the model's vocabulary, and there is no title")
-    title_model = getattr(model, "cnn", None)
+    title_model = getattr(model, "cnn", model if hasattr(model, "title_scores") else None)
     if title_model is not None and not any(u in vocab.track_index for u in tracks):
         if not title_model.title_scores([title or ""])[1][0]:
             raise UserError(f"the title {title!r} has no characters the title model knows, and no known "

@@ -1,0 +1,180 @@
+"""The title model: shapes, learning title → items, teacher targets, checkpoints, storage, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from models.charcnn import (CNNConfig, CharCNN, SparseTargets, TitleNet, carve_title_queries, group_titles,
+                            mean_targets, output_loss, teacher_targets, weighted_bce)
+from models.popularity import Popularity
+from models.validation import validate
+from mpd.challenge import Query
+from mpd.errors import UserError
+from mpd.matrix import build_corpus, item_matrix
+from mpd.titles import CharVocab
+from mpd.vocab import build_vocab
+
+FAST = dict(epochs=25, patience=25, val_queries=40, min_char_count=1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    from conftest import make_playlists
+    playlists = make_playlists(400)
+    vocab = build_vocab(playlists)
+    corpus = build_corpus(playlists, vocab)
+    rows, queries, answers = carve_title_queries(corpus, vocab, np.arange(len(corpus)), 60, seed=3)
+    return vocab, corpus, rows, queries, answers
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    vocab, corpus, rows, *_ = data
+    return CharCNN(CNNConfig(**FAST)).fit(corpus, vocab, rows=rows)
+
+
+def test_net_shapes_and_padding_does_not_matter():
+    torch.manual_seed(0)
+    net = TitleNet(n_chars=12, n_items=30, config=CNNConfig()).eval()
+    assert net(torch.randint(1, 12, (4, 9))).shape == (4, 30)
+    assert net(torch.randint(1, 12, (2, 40))).shape == (2, 30)
+    for title in ([3, 4, 5], list(range(2, 12))):          # shorter and longer than the widest filter
+        short = torch.tensor([title + [0] * max(0, 9 - len(title))])
+        padded = torch.cat([short, torch.zeros(1, 20, dtype=torch.long)], dim=1)
+        torch.testing.assert_close(net(short), net(padded))
+
+
+def test_fused_output_loss_matches_plain_loss():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(6, 50)
+    h = torch.randn(4, 6, requires_grad=True)
+    y = torch.where(torch.rand(4, 50) < 0.2, torch.rand(4, 50), torch.zeros(()))
+    rows = torch.tensor([0.5, 1.0, 2.0, 0.25])
+    plain = (weighted_bce(layer(h), y, 0.55) * rows).sum()
+    expected = torch.autograd.grad(plain, [h, layer.weight, layer.bias])
+    targets = SparseTargets.of(sp.csr_matrix(y.numpy()), torch.device("cpu"))
+    fused = output_loss(h, layer, rows, targets, 0.55, chunk=16)         # 4 chunks, the last one short
+    got = torch.autograd.grad(fused, [h, layer.weight, layer.bias])
+    torch.testing.assert_close(fused, plain)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b)
+
+
+def test_distinct_titles_and_mean_targets(data):
+    vocab, corpus, rows, *_ = data
+    chars = CharVocab.build(corpus.titles, 1)
+    titles = group_titles(corpus, rows, chars)
+    assert len(titles.texts) == 4 and titles.counts.sum() == len(rows)
+    targets = mean_targets(corpus, vocab, titles)
+    assert targets.shape == (4, vocab.n_items)
+    expected = np.asarray(item_matrix(corpus, vocab, titles.groups[0]).mean(axis=0)).ravel()
+    np.testing.assert_allclose(targets[0].toarray().ravel(), expected, rtol=1e-5)
+
+
+def test_learns_titles_beyond_popularity(data, trained):
+    vocab, corpus, rows, queries, answers = data
+    cnn = validate(trained, queries, answers).loc["all", "r_precision"]
+    popular = validate(Popularity().fit(corpus, vocab), queries, answers).loc["all", "r_precision"]
+    assert cnn > 2 * popular
+    assert 1 <= trained.best_epoch <= len(trained.history) == FAST["epochs"]
+
+
+def test_score_shape_and_title_only(data, trained):
+    vocab = data[0]
+    seeds = [vocab.track_uris[0]]
+    scores = trained.score([Query(1, "케이팝 최고"), Query(2, "KEIPOP 최고!!", seeds=seeds), Query(3, "ドライブ")])
+    assert scores.shape == (3, vocab.n_tracks) and scores.dtype == torch.float32
+    assert not torch.equal(scores[0], scores[2])
+    same_title = trained.score([Query(9, "  케이팝   최고 ")])[0]          # normalises to the same title
+    np.testing.assert_allclose(scores[0], same_title, rtol=1e-5)
+
+
+def test_unusable_title_falls_back_to_popularity(trained, data):
+    vocab = data[0]
+    scores = trained.score([Query(1, "chill vibes"), Query(42, "!!!"), Query(5, None, seeds=["x"])])
+    ranked_by_count = lambda row: bool((scores[row][:-1] >= scores[row][1:]).all())  # vocab is by count
+    assert ranked_by_count(1) and ranked_by_count(2)   # nothing usable: the popularity ranking
+    assert not ranked_by_count(0)
+
+
+def test_title_scores_mask(trained):
+    scores, usable = trained.title_scores(["chill vibes", "!!!", None, "qqq", "rock anthems"])
+    assert usable.tolist() == [True, False, False, False, True]    # q was never seen in a title
+    assert scores.shape[0] == 5 and not scores[~usable].any() and (scores[usable] > 0).all()
+    np.testing.assert_allclose(scores[0], trained.score([Query(1, "chill vibes")])[0], atol=1e-5)  # score adds a 1e-6 popularity tie-break
+
+
+def test_save_load_round_trip(tmp_path, data, trained):
+    vocab = data[0]
+    trained.save(tmp_path / "cnn")
+    loaded = CharCNN.load(tmp_path / "cnn", vocab)
+    queries = [Query(1, "rock anthems"), Query(2, "ドライブ")]
+    assert torch.equal(trained.score(queries), loaded.score(queries))
+    assert loaded.config == trained.config and loaded.best_epoch == trained.best_epoch
+    with pytest.raises(UserError, match="holds a 'cnn' model"):
+        Popularity.load(tmp_path / "cnn", vocab)
+
+
+def test_reference_normaliser_cannot_use_non_latin_titles(data):
+    vocab, corpus, rows, *_ = data
+    model = CharCNN(CNNConfig.reference(**{**FAST, "epochs": 2})).fit(corpus, vocab, rows=rows)
+    assert model.chars.mode == "reference"
+    _, usable = model.title_scores(["케이팝 최고", "ドライブ", "Rock Anthems 🤘"])
+    assert usable.tolist() == [False, False, True]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def true_teacher(corpus, vocab, calls):
+    """True items as a teacher, recording the rows it is asked for."""
+    def teacher(rows: np.ndarray) -> torch.Tensor:
+        calls.append(rows.copy())
+        return torch.from_numpy(item_matrix(corpus, vocab, rows).toarray())
+    return teacher
+
+
+def test_teacher_targets_are_title_means_of_training_rows(data):
+    vocab, corpus, rows, *_ = data
+    calls: list[np.ndarray] = []
+    model = CharCNN(CNNConfig(**{**FAST, "epochs": 1, "teacher_rows": 10}))
+    model.fit(corpus, vocab, true_teacher(corpus, vocab, calls), rows=rows, validation=([], {}))
+    asked = np.concatenate(calls)
+    assert np.isin(asked, rows).all() and len(asked) == len(np.unique(asked)) == 4 * 10   # 10 playlists per title
+    titles = group_titles(corpus, np.sort(asked), model.chars)
+    exact = mean_targets(corpus, vocab, titles)        # means of the same sampled playlists, nothing cut
+    got = teacher_targets(true_teacher(corpus, vocab, []), group_titles(corpus, rows, model.chars),
+                          vocab.n_items, per_title=10, top=vocab.n_items, seed=model.config.seed)
+    np.testing.assert_allclose(got.toarray(), exact.toarray(), rtol=1e-6)
+    top = teacher_targets(true_teacher(corpus, vocab, []), titles, vocab.n_items, 10, top=5, seed=0)
+    assert (np.diff(top.indptr) == 5).all()
+
+
+def test_resume_continues_an_interrupted_run(tmp_path, data, monkeypatch):
+    vocab, corpus, rows, *_ = data
+    config = CNNConfig(**{**FAST, "epochs": 4, "batch": 2})    # 2 steps per epoch over the 4 titles
+    whole = CharCNN(config).fit(corpus, vocab, rows=rows)
+
+    validate = CharCNN._validate
+    epochs = []
+
+    def dies_in_epoch_3(self, *args):
+        epochs.append(len(epochs) + 1)
+        if len(epochs) == 3:
+            raise Interrupt
+        return validate(self, *args)
+
+    monkeypatch.setattr(CharCNN, "_validate", dies_in_epoch_3)
+    with pytest.raises(Interrupt):
+        CharCNN(config).fit(corpus, vocab, rows=rows, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(CharCNN, "_validate", validate)
+    with pytest.raises(UserError, match="different training run"):
+        CharCNN(CNNConfig(**{**FAST, "epochs": 5, "batch": 2})).fit(corpus, vocab, rows=rows,
+                                                                    checkpoint_dir=tmp_path, resume=True)
+    resumed = CharCNN(config).fit(corpus, vocab, rows=rows, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.history == pytest.approx(whole.history) and len(whole.history) == 4
+    probe = [Query(1, "chill vibes"), Query(2, "케이팝 최고")]
+    torch.testing.assert_close(resumed.score(probe), whole.score(probe))

@@ -1,0 +1,215 @@
+"""The DAE: sparse path = dense reference, corruption, routing, resume, files, and that it learns."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from conftest import make_playlists
+from mpd.challenge import Query
+from mpd.errors import UserError
+from mpd.matrix import build_corpus, item_matrix
+from mpd.split import carve_validation
+from mpd.vocab import build_vocab
+from models.dae import (DAE, VARIANTS, DAEConfig, LazyAdam, _NegativeSampler, _Net, _Run, _Targets, _Training,
+                        csr_inputs, dense_loss, output_loss, variant_for)
+from models.popularity import Popularity
+from models.store import load_tensors
+from models.validation import validate
+
+FAST = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, val_per_category=0, chunk_items=256)
+
+
+@pytest.fixture(scope="module")
+def data():
+    playlists = make_playlists(400)
+    vocab = build_vocab(playlists)
+    return vocab, build_corpus(playlists, vocab)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    vocab, corpus = data
+    return DAE(DAEConfig(configs=("5", "25to100random"), **FAST)).fit(corpus, vocab)
+
+
+def queries_from(corpus, vocab, rows, seeds=5, category=3):
+    return [Query(pid=int(corpus.pids[r]), seeds=[vocab.track_uris[i] for i in corpus.tracks(r)[:seeds]],
+                  category=category) for r in rows]
+
+
+def test_sparse_encoder_and_chunked_loss_match_dense_reference():
+    gen = torch.Generator().manual_seed(0)
+    n_items, batch = 23, 5
+    x = sp.random(batch, n_items, density=0.3, format="csr", random_state=1, dtype=np.float32)
+    x.data[:] = np.random.default_rng(0).uniform(0.2, 1.0, x.nnz)
+    y = (torch.rand(batch, n_items, generator=gen) < 0.3).float()
+    for norm, tied in (("l1", True), ("l2", False)):
+        net = _Net(n_items, 4, gen)
+        if not tied:
+            net.untie()
+        with torch.no_grad():
+            net.b_dec.normal_(generator=gen)
+            net.b_enc.normal_(generator=gen)
+        dense = torch.from_numpy(x.toarray())
+        dense = dense / (dense.abs().sum(1, keepdim=True) if norm == "l1" else dense.norm(dim=1, keepdim=True))
+        h = net.encode(csr_inputs(x, norm))
+        assert torch.allclose(h, torch.sigmoid(dense @ net.w_enc + net.b_enc), atol=1e-6)
+        rows, cols = torch.nonzero(y, as_tuple=True)
+        order = torch.argsort(cols, stable=True)
+        loss = output_loss(h, net, _Targets(rows[order], cols[order]), 0.55, chunk=7)
+        grads = torch.autograd.grad(loss, list(net.parameters()))
+        ref = dense_loss(torch.sigmoid(dense @ net.w_enc + net.b_enc) @ net.decoder.T + net.b_dec, y, 0.55)
+        ref_grads = torch.autograd.grad(ref, list(net.parameters()))
+        assert torch.allclose(loss, ref, rtol=1e-5)
+        for g, r in zip(grads, ref_grads):
+            assert torch.allclose(g, r, atol=1e-5)
+        bf16 = output_loss(net.encode(csr_inputs(x, norm)), net, _Targets(rows[order], cols[order]), 0.55, 7, True)
+        assert abs(bf16.detach().item() - ref.item()) < 0.02 * ref.item()
+
+
+def test_loss_weights_negatives_by_055():
+    z = torch.tensor([[2.0, -1.0]])
+    y = torch.tensor([[1.0, 0.0]])
+    expected = -np.log(1 / (1 + np.exp(-2.0))) - 0.55 * np.log(1 - 1 / (1 + np.exp(1.0)))
+    assert float(dense_loss(z, y, 0.55)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_hide_and_seek_feeds_tracks_or_artists_and_prefixes(data):
+    vocab, corpus = data
+    rows = np.arange(len(corpus))
+    train = _Training(corpus, vocab, rows)
+    rng = np.random.default_rng(0)
+    parts = set()
+    for _ in range(20):
+        batch = rng.choice(len(train), 16, replace=False)
+        ids = train.inputs(batch, VARIANTS["5"], rng, True, "l2").ids.numpy()
+        assert np.all(ids < vocab.n_tracks) or np.all(ids >= vocab.n_tracks)
+        parts.add(bool(ids[0] < vocab.n_tracks) if len(ids) else None)
+    assert {True, False} <= parts
+    batch = np.arange(len(train))
+    inputs = train.inputs(batch, VARIANTS["10to100"], rng, False, "l2")
+    ids, offsets = inputs.ids.numpy(), np.append(inputs.offsets.numpy(), len(inputs.ids))
+    assert np.any(ids < vocab.n_tracks) and np.any(ids >= vocab.n_tracks)
+    for row in batch:
+        got = ids[offsets[row]:offsets[row + 1]]
+        tracks = got[got < vocab.n_tracks]
+        allowed = corpus.tracks(row)[:int(round(0.6 * len(corpus.tracks(row))))]
+        assert set(tracks) <= set(allowed)      # only the first 30-60 % of the playlist
+        w = inputs.weights.numpy()[offsets[row]:offsets[row + 1]]
+        if len(w):
+            assert np.sum(w * w) == pytest.approx(1.0, rel=1e-5)
+    targets = train.batch_targets(batch[:3])
+    dense = np.zeros((3, vocab.n_items))
+    dense[targets.rows.numpy(), targets.cols.numpy()] = 1
+    assert np.array_equal(dense, item_matrix(corpus, vocab, [0, 1, 2]).toarray())
+
+
+def test_routing():
+    assert [variant_for(Query(pid=0, category=c)) for c in range(1, 11)] == [
+        "0to1", "0to1", "5", "5", "10to100", "10to100", "10to100", "25to100random", "10to100", "25to100random"]
+    seeds = [f"s{i}" for i in range(25)]
+    assert variant_for(Query(pid=0)) == "0to1"
+    assert variant_for(Query(pid=0, seeds=seeds[:5])) == "5"
+    assert variant_for(Query(pid=0, seeds=seeds, in_order=False)) == "25to100random"
+    model = DAE(DAEConfig(configs=("5",)))
+    model.nets = {"5": None, "10to100": None}
+    assert model.route(Query(pid=0, category=9)) == "10to100"
+    assert model.route(Query(pid=0, category=8)) == "5"       # untrained variant → first trained one
+    with pytest.raises(UserError, match="unknown"):
+        DAEConfig(configs=("nope",))
+
+
+def test_shapes_seeds_excluded_and_teacher(trained, data):
+    vocab, corpus = data
+    queries = queries_from(corpus, vocab, range(6))
+    queries[0].category = 8
+    scores = trained.score(queries)
+    assert scores.shape == (6, vocab.n_tracks) and scores.dtype == torch.float32
+    assert torch.all((scores > 0) & (scores < 1))
+    for query, recs in zip(queries, trained.recommend(queries, n=50)):
+        assert len(recs) == 50 and not set(recs) & set(query.seeds)
+    full = trained.item_scores(item_matrix(corpus, vocab, [0, 1]), "5")
+    assert full.shape == (2, vocab.n_items) and torch.all((full > 0) & (full < 1))
+    teacher = trained.teacher_targets(corpus, [0, 1, 2], keep=0.01, seed=0)
+    truth = torch.from_numpy(item_matrix(corpus, vocab, [0, 1, 2]).toarray())
+    assert teacher.shape == (3, vocab.n_items)
+    assert torch.all(teacher[truth > 0] == 1) and torch.all(teacher[truth == 0] < 1)
+    assert torch.equal(teacher, trained.teacher_targets(corpus, [0, 1, 2], keep=0.01, seed=0))
+    with pytest.raises(UserError, match="not trained"):
+        trained.item_scores(item_matrix(corpus, vocab, [0]), "0to1")
+
+
+def test_save_load_round_trip(trained, data, tmp_path):
+    vocab, corpus = data
+    trained.save(tmp_path / "dae")
+    again = DAE.load(tmp_path / "dae", vocab)
+    queries = queries_from(corpus, vocab, range(4))
+    assert again.config == trained.config and set(again.nets) == {"5", "25to100random"}
+    assert torch.equal(again.score(queries), trained.score(queries))
+
+
+@pytest.mark.parametrize("negatives", [0, 100])       # exact loss + torch Adam, sampled loss + LazyAdam
+def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives):
+    vocab, corpus = data
+    config = DAEConfig(configs=("5",), **{**FAST, "val_per_category": 5, "patience": 9, "negatives": negatives})
+    straight = DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "a")
+    epoch = _Run.epoch
+
+    def killed_in_epoch_2(run, net, opt, number):
+        if number == 1:
+            raise KeyboardInterrupt
+        return epoch(run, net, opt, number)
+
+    monkeypatch.setattr(_Run, "epoch", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "b")
+    monkeypatch.setattr(_Run, "epoch", epoch)
+    resumed = DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "b", resume=True)
+    assert [h["epoch"] for h in resumed.history["5"]] == [1, 2]
+    assert resumed.history == straight.history
+    a, b = (load_tensors(tmp_path / run / "dae-5.ckpt.pt") for run in "ab")   # the last epoch's state
+    assert a["net"].keys() == b["net"].keys() and "w_dec" in a["net"]
+    for name in a["net"]:
+        assert torch.allclose(a["net"][name], b["net"][name]), name
+    for name in straight.nets["5"].tensors():
+        assert torch.allclose(straight.nets["5"].tensors()[name], resumed.nets["5"].tensors()[name])
+    again = DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "b", resume=True)   # finished: no training
+    assert torch.equal(again.nets["5"].w_enc, resumed.nets["5"].w_enc)
+    changed = DAEConfig(**{**config.__dict__, "lr_untied": 0.1})
+    with pytest.raises(UserError, match="different training run"):
+        DAE(changed).fit(corpus, vocab, checkpoint_dir=tmp_path / "b", resume=True)
+
+
+def test_learns_more_than_popularity(data):
+    vocab, corpus = data
+    rows, queries, answers = carve_validation(corpus, vocab, per_category=8, seed=3)
+    train = corpus.subset(rows)
+    config = DAEConfig(configs=("5", "10to100"), hidden=32, batch_size=16, epochs=4, tied_epochs=1,
+                       val_per_category=0)
+    dae = DAE(config).fit(train, vocab)
+    seeded = [q for q in queries if q.seeds]
+    ours = validate(dae, seeded, answers).loc["all", "r_precision"]
+    popular = validate(Popularity().fit(train, vocab), seeded, answers).loc["all", "r_precision"]
+    assert ours > 1.5 * popular
+
+
+def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
+    vocab, corpus = data
+    train = _Training(corpus, vocab, np.arange(len(corpus)))
+    net = _Net(vocab.n_items, 8, torch.Generator().manual_seed(0))
+    net.untie()
+    batch = np.arange(6)
+    h = net.encode(train.inputs(batch, VARIANTS["5"], np.random.default_rng(0), False, "l2"))
+    exact = output_loss(h, net, train.batch_targets(batch), 0.55, 64)
+    counts = np.bincount(train.targets.indices, minlength=vocab.n_items)
+    sampler = _NegativeSampler(counts, 40, 0.5)
+    rng = np.random.default_rng(1)
+    draws = [output_loss(h, net, train.batch_targets(batch, sampler, rng), 0.55, 64).item() for _ in range(300)]
+    assert np.mean(draws) == pytest.approx(exact.item(), rel=0.02)
+    targets = train.batch_targets(batch, sampler, rng)
+    opt = LazyAdam(net.parameters(), lr=0.1)
+    before = net.w_dec.detach().clone()
+    output_loss(h, net, targets, 0.55, 64).backward()
+    opt.step()
+    moved = torch.nonzero((net.w_dec != before).any(1)).flatten()
+    assert torch.equal(moved, torch.sort(targets.columns).values)
