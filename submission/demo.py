@@ -4,14 +4,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mpd.errors import UserError
 
 from .evaluate import evaluate_submissions
 from .submit import make_submission
-from .training import train
+from .training import build_config, train
 from .verify import format_problems, verify_submission
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,9 @@ class DemoConfig:
     per_category: int = 100
     seed: int = 0
     models: list[str] | None = None      # default: every model this installation can train
+    # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores.
+    settings: dict[str, dict[str, str]] = field(default_factory=lambda: {
+        "dae": {"epochs": "3", "val_per_category": "30"}, "cnn": {"epochs": "4"}})
 
 
 def available_models() -> list[str]:
@@ -51,7 +54,8 @@ def run_demo(config: DemoConfig) -> str:
     paths = step("split", split_mpd, work / "mpd", work / "split", config.per_category, config.seed)
     model_dir = work / "model"
     for kind in _training_order(models):
-        step(f"train {kind}", train, paths["train"], model_dir, kind)
+        step(f"train {kind}", train, paths["train"], model_dir, kind,
+             build_config(kind, config.settings.get(kind, {})))
     submissions = []
     for kind in models:
         out = work / "submissions" / f"{kind}.csv.gz"
