@@ -38,7 +38,7 @@ class MMCF(Recommender):
                                dtype=np.float32).ravel()
         titles = [q.title or "" for q in queries]
         title_scores, usable = self.cnn.title_scores(titles)
-        w = torch.from_numpy(title_weight(usable, seed_mass)).unsqueeze(1)
+        w = torch.from_numpy(title_weight(usable.numpy(), seed_mass)).unsqueeze(1)
         has_seeds = seed_mass > 0
         dae_scores = torch.zeros_like(title_scores)
         if has_seeds.any():
