@@ -24,8 +24,8 @@ def recommend_one(model_dir: str | Path, title: str | None, tracks: list[str], n
     title_model = getattr(model, "cnn", model if hasattr(model, "title_scores") else None)
     if title_model is not None and not any(u in vocab.track_index for u in tracks):
         if not title_model.title_scores([title or ""])[1][0]:
-            raise UserError(f"the title {title!r} has no characters the title model knows, and no known "
-                            "track is given: nothing to recommend from")
+            raise UserError(f"the title {title!r} normalises to nothing the title model knows (no letters, "
+                            "digits or emoji seen in training), and no known track is given")
     query = Query(pid=0, title=title or None, seeds=list(tracks), category=None)
     scores = model.score([query])[0]
     uris = model.recommend([query], n)[0]
