@@ -104,14 +104,21 @@ def title_lookup(corpus, vocab, titles: list[str], mode: str) -> tuple[torch.Ten
     return scores, usable
 
 
-def dae_teacher(corpus, vocab, seed: int):
-    """The DAE network serving category 1, trained here, as the title model's teacher."""
+def dae_teacher(corpus, vocab, seed: int, directory: Path | None):
+    """The DAE network serving category 1 as the title model's teacher: loaded from `directory` if one was
+    saved there (by this script, same split), else trained here (and saved there)."""
     from models.dae import DAE, DAEConfig
-    start = time.perf_counter()
-    dae = DAE(DAEConfig(configs=("0to1",), seed=seed)).fit(corpus, vocab)
-    seconds = time.perf_counter() - start
-    log.info("DAE 0to1 trained in %.1fs", seconds)
-    return (lambda rows: dae.teacher_targets(corpus, rows)), {"train_seconds": round(seconds, 1)}
+    if directory is not None and (directory / "manifest.json").exists():
+        log.info("DAE 0to1 loaded from %s", directory)
+        dae, info = DAE.load(directory, vocab), {"loaded_from": str(directory)}
+    else:
+        start = time.perf_counter()
+        dae = DAE(DAEConfig(configs=("0to1",), seed=seed)).fit(corpus, vocab)
+        info = {"train_seconds": round(time.perf_counter() - start, 1)}
+        log.info("DAE 0to1 trained in %.1fs", info["train_seconds"])
+        if directory is not None:
+            dae.save(directory)
+    return (lambda rows: dae.teacher_targets(corpus, rows)), info
 
 
 def main() -> None:
@@ -120,6 +127,7 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=3000, help="playlists held out as title-only queries")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--teacher", action="store_true", help="also train with the DAE as teacher")
+    parser.add_argument("--dae-dir", type=Path, help="reuse (or keep) the teacher DAE of this split here")
     parser.add_argument("--weights", action="store_true", help="also compare title weights (sqrt, one)")
     parser.add_argument("--reference-preset", action="store_true",
                         help="also train CNNConfig.reference() (batch 150, artists, reference normaliser)")
@@ -154,7 +162,7 @@ def main() -> None:
         model, info = train_cnn(name, config, corpus, vocab)
         record(name, *model.title_scores(titles), info)
     if args.teacher:
-        teacher, info = dae_teacher(corpus, vocab, args.seed)
+        teacher, info = dae_teacher(corpus, vocab, args.seed, args.dae_dir)
         results["dae_0to1"] = info
         for name, config in {"cnn unicode + DAE teacher": CNNConfig(seed=args.seed),
                              "cnn reference normaliser + DAE teacher": CNNConfig(seed=args.seed,

@@ -1,8 +1,9 @@
 """CharCNN: a playlist's tracks and artists from its title alone (MMCF's title model).
 
 Characters → 50-d embeddings → convolutions of widths 3, 5, 7, 9 × 100 filters, ReLU, max over time →
-dropout → dense → sigmoid over all tracks + artists. Trained against the frozen DAE's output (a `teacher`)
-or, without one, against the playlists' true [tracks | artists] vectors.
+dropout → dense → sigmoid over the tracks (and the artists, as the reference, with `artists=True`; tracks only
+measured as good and ~1.8× faster). Trained against the frozen DAE's output (a `teacher`) or, without one,
+against the playlists' true [tracks | artists] vectors. `CNNConfig.reference()` is the published setting.
 
 Training runs on *distinct* normalised titles: many playlists share a title ("workout", "chill"), and the
 weighted cross-entropy is linear in the target, so the loss summed over the n playlists of a title equals n
@@ -52,6 +53,10 @@ TITLE_WEIGHTS = ("count", "sqrt", "one")
 
 @dataclass
 class CNNConfig:
+    """Settings of the title model: MMCF's network, Adam lr 0.001 and batch 150. Ours by default (measured on
+    20,000 synthetic playlists, benchmarks/titles.py): the Unicode normaliser, tracks-only outputs, a
+    teacher averaged per distinct title. `CNNConfig.reference()` restores the published choices."""
+
     normalizer: str = "unicode"      # "unicode" (ours) or "reference" (a–z 0–9 / < > + -, 25 characters)
     max_chars: int = 40              # longer titles are cut
     min_char_count: int = 2          # rarer characters map to the unknown id
@@ -65,9 +70,11 @@ class CNNConfig:
     epochs: int = 12                 # at most; early stopping on validation R-precision
     patience: int = 2                # epochs without improvement before stopping
     lr: float = 0.001
+    embedding_lr: float = 1.0        # the character embeddings' learning rate, times lr
     batch: int = 150                 # distinct titles per step
-    teacher_rows: int = 32           # playlists per title whose teacher targets are averaged (a sample)
-    teacher_top: int = 2000          # largest entries kept of each title's mean teacher target
+    teacher: bool = True             # ask for the frozen DAE as teacher (`needs_teacher`); False: true items
+    teacher_rows: int = 0            # playlists per title whose teacher targets are averaged (0: all of them)
+    teacher_top: int = 5000          # largest entries kept of each title's mean teacher target
     val_queries: int = 500           # category-1 validation queries carved from the training playlists
     chunk_items: int = 65536         # output items per chunk of the fused loss
     seed: int = 0
@@ -143,7 +150,6 @@ class CharCNN(Recommender):
     kind = "cnn"
     config_class = CNNConfig
     resumable = True        # fit takes checkpoint_dir and resume
-    needs_teacher = True    # fit takes teacher=…: trained against the frozen DAE, as MMCF
 
     def __init__(self, config: CNNConfig | None = None) -> None:
         super().__init__()
@@ -152,6 +158,11 @@ class CharCNN(Recommender):
         self.net: TitleNet | None = None
         self.history: list[float] = []      # validation R-precision per epoch
         self.best_epoch = 0
+
+    @property
+    def needs_teacher(self) -> bool:
+        """Should the trainer pass the frozen DAE as `teacher` to fit (MMCF's way, and measured better)?"""
+        return self.config.teacher
 
     @property
     def n_outputs(self) -> int:
@@ -191,7 +202,7 @@ class CharCNN(Recommender):
         torch.manual_seed(cfg.seed)
         self.net = TitleNet(len(self.chars), self.n_outputs, cfg).to(cfg.torch_device)
         self._init_bias(corpus, vocab, rows)
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=True)
+        optimizer = self._optimizer()
         state = _TrainState()
         directory = Path(checkpoint_dir) if checkpoint_dir else None
         fingerprint = self._fingerprint(corpus, rows, teacher is not None, queries)
@@ -215,6 +226,14 @@ class CharCNN(Recommender):
         self.history, self.best_epoch = state.history, state.best_epoch
         self.net.eval()
         return self
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """Adam; the character embeddings may take a larger step (a rare character is in few batches)."""
+        embed = list(self.net.embed.parameters())
+        rest = [p for name, p in self.net.named_parameters() if not name.startswith("embed.")]
+        cfg = self.config
+        return torch.optim.Adam([{"params": rest}, {"params": embed, "lr": cfg.lr * cfg.embedding_lr}],
+                                lr=cfg.lr, fused=True)
 
     def _init_bias(self, corpus: PlaylistCorpus, vocab: Vocab, rows: np.ndarray) -> None:
         """Start at the best constant prediction: each item's playlist share under the weighted loss."""
@@ -425,14 +444,15 @@ def mean_targets(corpus: PlaylistCorpus, vocab: Vocab, data: TitleData) -> sp.cs
 
 def teacher_targets(teacher: Teacher, data: TitleData, n_outputs: int, per_title: int, top: int, seed: int,
                     rows_per_call: int = 1024) -> sp.csr_matrix:
-    """Per distinct title, its mean teacher target over up to `per_title` of its playlists (a seeded sample),
-    keeping the `top` largest entries (sparse, float32, [titles, n_outputs]).
+    """Per distinct title, its mean teacher target over up to `per_title` of its playlists (a seeded sample;
+    0: all), keeping the `top` largest entries (sparse, float32, [titles, n_outputs]).
 
     Computed once before training: the teacher is frozen, and the sparse targets make every step as cheap
     as training against the true items.
     """
     rng = np.random.default_rng([seed, 13])
-    picked = [g if len(g) <= per_title else np.sort(rng.choice(g, per_title, replace=False)) for g in data.groups]
+    picked = [g if len(g) <= per_title or per_title <= 0 else np.sort(rng.choice(g, per_title, replace=False))
+              for g in data.groups]
     blocks, titles, size = [], [], 0
     for t, rows in enumerate(tqdm(picked, desc="teacher targets", leave=False)):
         titles.append(t)

@@ -28,6 +28,7 @@ from mpd.metrics import score_all, summarize
 from mpd.split import carve_validation
 from mpd.vocab import Vocab
 
+from . import distributed
 from .base import Recommender, top_n
 from .store import config_from, load_tensors, read_manifest, save_tensors, write_manifest
 
@@ -72,6 +73,9 @@ class DAEConfig:
     - decoder bias at each item's log-odds ("prior"); with zero bias, batch 250, L1 and the
       reference learning rates (`reference-sampled`) the DAE stays below popularity (0.016 vs 0.023).
     - at most 6 epochs (1 tied + 5 untied), early-stopped on validation R-precision (patience 2).
+      The tied-only network (0to1) learns slower: its validation R-precision stays flat for ~3 epochs,
+      then climbs until epoch ~9 (category 2 on the demo split: 0.015 after 3 epochs, 0.071 after 10,
+      popularity 0.016), so it gets up to 10 epochs (`tied_only_epochs`); a doubled lr did worse (0.051).
       Tied pre-training matters: without it 0.039 instead of 0.107.
     Hide-and-seek stays on (faithful), although on this data it did not help (0.107 on vs 0.112 off).
     """
@@ -80,6 +84,7 @@ class DAEConfig:
     hidden: int = 256
     batch_size: int = 64
     epochs: int = 6                # at most, tied + untied, per network
+    tied_only_epochs: int = 10     # at most, for the tied-only network (0to1); 0 = `epochs`
     tied_epochs: int = 1           # pre-training epochs with tied weights before untying
     patience: int = 2              # stop after this many epochs without a better validation R-precision
     lr_tied: float = 0.03
@@ -329,6 +334,12 @@ class _Inputs:
     def to(self, device: torch.device) -> "_Inputs":
         return _Inputs(self.ids.to(device), self.offsets.to(device), self.weights.to(device))
 
+    def select(self, lo: int, hi: int) -> "_Inputs":
+        """Rows lo..hi-1."""
+        a = int(self.offsets[lo])
+        b = int(self.offsets[hi]) if hi < len(self.offsets) else len(self.ids)
+        return _Inputs(self.ids[a:b], self.offsets[lo:hi] - a, self.weights[a:b])
+
 
 @dataclass
 class _Targets:
@@ -342,6 +353,12 @@ class _Targets:
 
     def to(self, device: torch.device) -> "_Targets":
         return _Targets(*(None if t is None else t.to(device) for t in vars(self).values()))
+
+    def select(self, lo: int, hi: int) -> "_Targets":
+        """Rows lo..hi-1, scored on the same columns."""
+        keep = (self.rows >= lo) & (self.rows < hi)
+        return _Targets(self.rows[keep] - lo, self.cols[keep], self.columns, self.col_weight,
+                        None if self.local is None else self.local[keep])
 
 
 def normalise(rows: np.ndarray, values: np.ndarray, n_rows: int, norm: str) -> np.ndarray:
@@ -485,6 +502,7 @@ class DAE(Recommender):
     kind = "dae"
     config_class = DAEConfig
     resumable = True        # fit takes checkpoint_dir and resume
+    data_parallel = True    # fit trains data-parallel under torchrun (models/distributed.py)
 
     def __init__(self, config: DAEConfig | None = None) -> None:
         super().__init__()
@@ -552,7 +570,11 @@ class DAE(Recommender):
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab, checkpoint_dir: str | Path | None = None,
             resume: bool = False) -> "DAE":
-        """Train every configured network on the corpus, each early-stopped on its validation categories."""
+        """Train every configured network on the corpus, each early-stopped on its validation categories.
+
+        Under torchrun (WORLD_SIZE > 1) the processes train data-parallel: see `_Run.epoch`.
+        """
+        distributed.init_from_env(self.device)
         self.vocab = vocab
         cfg = self.config
         if cfg.val_per_category > 0:
@@ -609,7 +631,9 @@ class _Run:
         self.data, self.queries, self.answers, self.fingerprint = data, queries, answers, fingerprint
         self.ckpt = checkpoint_dir / f"dae-{variant.name}.ckpt.pt" if checkpoint_dir else None
         self.best_path = checkpoint_dir / f"dae-{variant.name}.best.pt" if checkpoint_dir else None
-        self.tied_epochs = self.cfg.epochs if variant.tied_only else (
+        self.max_epochs = self.cfg.tied_only_epochs if variant.tied_only and self.cfg.tied_only_epochs \
+            else self.cfg.epochs
+        self.tied_epochs = self.max_epochs if variant.tied_only else (
             self.cfg.tied_epochs if self.cfg.tied_pretrain else 0)
         self.sampler = _NegativeSampler(np.bincount(data.targets.indices, minlength=data.targets.shape[1]),
                                         self.cfg.negatives, self.cfg.negative_power) if self.cfg.negatives else None
@@ -635,28 +659,29 @@ class _Run:
         opt = self.optimizer(net)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "history": []}
         best = net.tensors()
-        if resume and self.ckpt is not None and self.ckpt.exists():
+        if resume and self.ckpt is not None and distributed.from_main(self.ckpt.exists):
             net, opt, state, best = self.restore()
             if state.get("done"):
                 log.info("DAE %s: already trained (checkpoint %s)", self.variant.name, self.ckpt)
-        while not state.get("done") and state["epoch"] < self.cfg.epochs:
+        while not state.get("done") and state["epoch"] < self.max_epochs:
             epoch = state["epoch"]
             if epoch == self.tied_epochs and net.tied:
                 net.untie()
                 opt = self.optimizer(net)
             loss = self.epoch(net, opt, epoch)
-            rprec = self.validate(net) if self.queries else None
+            rprec = distributed.from_main(lambda: self.validate(net)) if self.queries else None
             state["history"].append({"epoch": epoch + 1, "tied": net.tied, "loss": loss, "r_precision": rprec})
-            log.info("DAE %s epoch %d: loss %.3f, validation R-precision %s", self.variant.name, epoch + 1,
-                     loss, "-" if rprec is None else f"{rprec:.4f}")
+            if distributed.is_main():
+                log.info("DAE %s epoch %d: loss %.3f, validation R-precision %s", self.variant.name, epoch + 1,
+                         loss, "-" if rprec is None else f"{rprec:.4f}")
             state["epoch"] = epoch + 1
             if not self.queries or rprec > state["best"]:
                 state["best"], state["best_epoch"] = (rprec if self.queries else -1.0), epoch + 1
                 best = net.tensors()
-                if self.best_path:
+                if self.best_path and distributed.is_main():
                     save_tensors(self.best_path, best)
             stale = state["epoch"] - state["best_epoch"]
-            state["done"] = state["epoch"] >= self.cfg.epochs or (
+            state["done"] = state["epoch"] >= self.max_epochs or (
                 stale >= self.cfg.patience and state["epoch"] >= self.tied_epochs)
             self.checkpoint(net, opt, state)
         final = _Net(self.data.targets.shape[1], self.cfg.hidden, torch.Generator())
@@ -664,27 +689,39 @@ class _Run:
         return final.to(self.model.device).eval(), state["history"]
 
     def epoch(self, net: _Net, opt: torch.optim.Optimizer, epoch: int) -> float:
+        """One pass over the data; the mean minibatch loss.
+
+        Data-parallel: every rank draws the same permutation, batches, corruption and sampled negatives
+        (same seeded generators), runs the network on its own slice of each batch, and the gradients are
+        summed over the ranks with each slice's loss weighted by its share of the batch, so a step is the
+        single-process step on the whole batch (up to float rounding).
+        """
         cfg, device = self.cfg, self.model.device
         rng = np.random.default_rng([cfg.seed, self.index, epoch + 1])
         gen = _generator(cfg.seed, self.index, epoch + 1, 1)
         order = rng.permutation(len(self.data))
         batches = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         net.train()
+        quiet = {} if distributed.is_main() else {"disable": True}      # progress bar on rank 0 only
         total, bar = 0.0, tqdm(batches, desc=f"dae {self.variant.name} epoch {epoch + 1}", leave=False,
-                               unit=" batches")
+                               unit=" batches", **quiet)
         for step, batch in enumerate(bar):
-            inputs = self.data.inputs(batch, self.variant, rng, cfg.hide_and_seek, cfg.norm).to(device)
-            targets = self.data.batch_targets(batch, self.sampler, rng).to(device)
+            inputs = self.data.inputs(batch, self.variant, rng, cfg.hide_and_seek, cfg.norm)
+            targets = self.data.batch_targets(batch, self.sampler, rng)
             mask = torch.bernoulli(torch.full((len(batch), cfg.hidden), cfg.keep_hidden), generator=gen)
-            hidden = net.encode(inputs, sparse_grad=self.sampler is not None) * (mask / cfg.keep_hidden).to(device)
-            loss = output_loss(hidden, net, targets, cfg.neg_weight, cfg.chunk_items, cfg.bf16)
+            lo, hi, share = _shard(len(batch))
+            hidden = net.encode(inputs.select(lo, hi).to(device), sparse_grad=self.sampler is not None)
+            hidden = hidden * (mask[lo:hi] / cfg.keep_hidden).to(device)
+            loss = output_loss(hidden, net, targets.select(lo, hi).to(device), cfg.neg_weight, cfg.chunk_items,
+                               cfg.bf16) * share
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.sum_gradients(net.parameters())
             opt.step()
             total += loss.detach().item()
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{total / (step + 1):.2f}")
-        return total / max(len(batches), 1)
+            if step % 20 == 0:     # this rank's rows, scaled up to the whole batch
+                bar.set_postfix(loss=f"{total * distributed.world_size() / (step + 1):.2f}")
+        return distributed.sum_value(total) / max(len(batches), 1)
 
     def validate(self, net: _Net) -> float:
         net.eval()
@@ -698,13 +735,16 @@ class _Run:
     # ---- checkpoints
 
     def checkpoint(self, net: _Net, opt: torch.optim.Optimizer, state: dict) -> None:
-        if self.ckpt is None:
+        if self.ckpt is None or not distributed.is_main():
             return
         save_tensors(self.ckpt, {"net": net.tensors(), "optimizer": opt.state_dict(), "state": state,
                                  "config": _plain(dataclasses.asdict(self.cfg)), "fingerprint": self.fingerprint,
                                  "variant": self.variant.name})
 
     def restore(self) -> tuple[_Net, torch.optim.Optimizer, dict, dict]:
+        if not self.ckpt.exists():
+            raise UserError(f"{self.ckpt}: rank {distributed.rank()} cannot see rank 0's checkpoint; with "
+                            "several machines the model directory must be on a shared filesystem")
         saved = load_tensors(self.ckpt)
         same = {k: v for k, v in _plain(dataclasses.asdict(self.cfg)).items() if k not in ("device", "score_batch")}
         theirs = {k: v for k, v in saved["config"].items() if k in same}
@@ -719,6 +759,17 @@ class _Run:
         best = load_tensors(self.best_path) if self.best_path.exists() else net.tensors()
         log.info("DAE %s: resuming after epoch %d", self.variant.name, saved["state"]["epoch"])
         return net, opt, saved["state"], best
+
+
+def _shard(n: int) -> tuple[int, int, float]:
+    """This rank's rows lo..hi-1 of a minibatch of n, and its share of the batch (its loss weight).
+
+    A rank left without rows (n < world size) runs row 0 with weight 0: its gradients are zero but have
+    the layout of everyone else's, so the gradient sum stays in step.
+    """
+    world, rank = distributed.world_size(), distributed.rank()
+    lo, hi = n * rank // world, n * (rank + 1) // world
+    return (lo, hi, (hi - lo) / n) if hi > lo else (0, 1, 0.0)
 
 
 def _plain(value):

@@ -7,7 +7,9 @@ an N-playlist sample of one MPD-sized world: at 1 M the totals are MPD-like, at 
 whole catalogue (the charts), and draws within a scene, genre or anchor window follow it: the global
 hits are mainstream, niche scenes have flatter heads, many playlists hold no chart hit at all. A
 playlist picks a theme (genre, context, era) and a title that says so (any casing, emoji, sometimes
-Korean or Japanese); it mixes one to three strands (scenes its context likes) and walks on, segment by
+Korean or Japanese; often the genre with its era, "90s country"; sometimes only the context, a name or
+nothing): titles carry about as much as MPD's, where title-only continuation reaches ~3× popularity's
+R-precision (a CNN on 17,000 synthetic playlists: 0.047 vs 0.015); it mixes one to three strands (scenes its context likes) and walks on, segment by
 segment, to new anchor artists and neighbouring scenes, drawing tracks around the anchors, as album
 runs, from the wider scene and genre, and from the charts.
 Everything is a pure function of (seed, config, slice number): slices can be made in any order.
@@ -467,15 +469,18 @@ def theme_title(genre: Genre, context: Context, era: int, r: random.Random, tail
     if u < 0.06:
         options = genre.foreign + context.foreign
         return stylise(r.choice(options), r) if options else r.choice(genre.titles)
-    if u < 0.18:
+    if u < 0.12:
         return stylise(r.choice(PERSONAL).format(r.choice(NAMES)) if r.random() < 0.4
                        else r.choice(GENERIC_TITLES), r)
-    if era != CURRENT_ERA and u < 0.26:
-        return stylise(r.choice(ERA_TITLES[era]) + r.choice(("", "", " " + genre.titles[0])), r)
-    if context.titles and u < 0.58:
+    if era != CURRENT_ERA and u < 0.22:
+        return stylise(r.choice(ERA_TITLES[era]) + r.choice(("", " " + genre.titles[0])), r)
+    if context.titles and u < 0.32:
         return stylise(r.choice(context.titles), r)
-    if context.titles and u < 0.64:
-        return stylise(f"{r.choice(genre.titles)} {r.choice(context.titles)}", r)
+    if context.titles and u < 0.56:
+        pair = [r.choice(genre.titles[:2]), r.choice(context.titles[:3])]
+        return stylise(" ".join(pair if r.random() < 0.5 else pair[::-1]), r)
+    if r.random() < 0.5:                                        # "90s country", "2017 rap"
+        return stylise(f"{ERA_TITLES[era][0]} {r.choice(genre.titles[:2])}", r)
     return stylise(r.choice(genre.titles), r)
 
 

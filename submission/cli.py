@@ -45,12 +45,20 @@ def cmd_split(args) -> int:
 
 @command("train")
 def cmd_train(args) -> int:
-    from submission.training import build_config, train
-    kinds = ["dae", "cnn"] if args.model == "mmcf" else [args.model]
-    for kind in kinds:
-        config = build_config(kind, _settings(args.set, args.epochs, args.seed, args.device, kind), args.preset)
-        train(args.mpd, args.model_dir, kind, config, resume=args.resume)
-        print(f"trained {kind} → {Path(args.model_dir) / kind}")
+    from models import distributed
+    from submission.training import build_config, data_parallel, saved_under, train, trained_parts
+    kinds = trained_parts(args.model)
+    try:
+        for kind in kinds:
+            config = build_config(kind, _settings(args.set, args.epochs, args.seed, args.device, kind), args.preset)
+            if (distributed.init_from_env(getattr(config, "device", "auto")) and not distributed.is_main()
+                    and not data_parallel(kind)):
+                continue            # under torchrun only the DAE trains data-parallel; rank 0 trains the rest
+            train(args.mpd, args.model_dir, kind, config, resume=args.resume)
+            if distributed.is_main():
+                print(f"trained {kind} → {saved_under(args.model_dir, kind)}")
+    finally:
+        distributed.cleanup()
     return 0
 
 
@@ -67,7 +75,8 @@ def _settings(pairs: Sequence[str], epochs, seed, device, kind: str) -> dict[str
         settings[key.strip()] = value.strip()
     config = build_config(kind, {})
     known = {f.name for f in dataclasses.fields(config)} if config is not None else set()
-    for key, value in (("epochs", epochs), ("seed", seed), ("device", device)):
+    named = (("epochs", epochs), ("tied_only_epochs", epochs), ("seed", seed), ("device", device))
+    for key, value in named:        # --epochs bounds every network, the DAE's tied-only one too
         if value is not None and key in known:
             settings.setdefault(key, str(value))
     return settings
@@ -141,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model into a model directory")
     p.add_argument("--mpd", required=True, help="training MPD directory")
     p.add_argument("--model-dir", required=True)
-    p.add_argument("--model", default="mmcf", choices=["popularity", "knn", "als", "dae", "cnn", "mmcf"],
-                   help="model to train; mmcf = dae then cnn (default)")
+    p.add_argument("--model", default="mmcf", choices=["popularity", "knn", "als", "dae", "cnn", "blend", "mmcf"],
+                   help="model to train; blend = the ensemble's member weights (after dae, cnn and any "
+                        "peers); mmcf = dae, then cnn, then blend (default)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model setting (repeatable)")
     p.add_argument("--epochs", type=int, help="maximum epochs (dae, cnn)")
     p.add_argument("--seed", type=int)

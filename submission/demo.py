@@ -11,7 +11,7 @@ from mpd.errors import UserError
 
 from .evaluate import evaluate_submissions
 from .submit import make_submission
-from .training import build_config, train
+from .training import build_config, prepare_data, train
 from .verify import format_problems, verify_submission
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class DemoConfig:
     models: list[str] | None = None      # default: every model this installation can train
     # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores.
     settings: dict[str, dict[str, str]] = field(default_factory=lambda: {
-        "dae": {"epochs": "3", "val_per_category": "30"}, "cnn": {"epochs": "4"}})
+        "dae": {"epochs": "5", "val_per_category": "30"}, "cnn": {"epochs": "9"}})
 
 
 def available_models() -> list[str]:
@@ -53,9 +53,10 @@ def run_demo(config: DemoConfig) -> str:
     step("synth", generate, work / "mpd", config.playlists, config.seed)
     paths = step("split", split_mpd, work / "mpd", work / "split", config.per_category, config.seed)
     model_dir = work / "model"
+    data = step("read training playlists", prepare_data, paths["train"], model_dir)
     for kind in _training_order(models):
         step(f"train {kind}", train, paths["train"], model_dir, kind,
-             build_config(kind, config.settings.get(kind, {})))
+             build_config(kind, config.settings.get(kind, {})), data=data)
     submissions = []
     for kind in models:
         out = work / "submissions" / f"{kind}.csv.gz"
@@ -72,6 +73,6 @@ def run_demo(config: DemoConfig) -> str:
 
 
 def _training_order(models: list[str]) -> list[str]:
-    """The ensemble needs the DAE and the CNN; the CNN needs the DAE first."""
-    wanted = set(models) | ({"dae", "cnn"} if "mmcf" in models else set())
-    return [m for m in ALL_MODELS if m in wanted and m != "mmcf"]
+    """The CNN needs the DAE first; the ensemble's weights (blend) come last, after every peer it may use."""
+    wanted = set(models) | ({"dae", "cnn", "blend"} if "mmcf" in models else set())
+    return [m for m in (*ALL_MODELS, "blend") if m in wanted and m != "mmcf"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import ujson
 
-from models import store
+from models import distributed, store
 from models.base import Recommender
 from models.registry import model_class
 from mpd.atomic import atomic_write
@@ -22,6 +22,8 @@ from mpd.vocab import Vocab, VocabConfig
 
 log = logging.getLogger(__name__)
 SOURCE_FILE = "source.json"
+BLEND = "blend"    # `train --model blend`: choose the ensemble's member weights (saved under MODEL_DIR/mmcf)
+ENSEMBLE = "mmcf"  # the ensemble: `train --model mmcf` = dae, cnn, blend
 
 
 def prepare_data(mpd_dir: str | Path, model_dir: str | Path,
@@ -38,16 +40,38 @@ def prepare_data(mpd_dir: str | Path, model_dir: str | Path,
         vocab, corpus = load_training(mpd_dir, vocab=store.load_vocab(model_dir))
         return vocab, corpus
     vocab, corpus = load_training(mpd_dir, vocab_config)
-    vocab.save(store.vocab_path(model_dir))
-    with atomic_write(source_path) as f:
-        ujson.dump(source, f)
+    if distributed.is_main():       # under torchrun every rank builds the same vocabulary; rank 0 writes it
+        vocab.save(store.vocab_path(model_dir))
+        with atomic_write(source_path) as f:
+            ujson.dump(source, f)
     return vocab, corpus
+
+
+def config_class(kind: str) -> type | None:
+    """The settings dataclass of a model kind ('mmcf' = the ensemble's member weights)."""
+    if kind == BLEND:
+        from ensemble.weights import BlendConfig
+        return BlendConfig
+    return getattr(model_class(kind), "config_class", None)
+
+
+def trained_parts(kind: str) -> list[str]:
+    """What `train --model KIND` trains, in order: the ensemble is its parts, then its weights."""
+    return ["dae", "cnn", BLEND] if kind == ENSEMBLE else [kind]
+
+
+def saved_under(model_dir: str | Path, kind: str) -> Path:
+    return Path(model_dir) / (ENSEMBLE if kind == BLEND else kind)
+
+
+def data_parallel(kind: str) -> bool:
+    """Does this kind train on every rank under torchrun (the DAE), or on rank 0 alone?"""
+    return kind != BLEND and getattr(model_class(kind), "data_parallel", False)
 
 
 def build_config(kind: str, overrides: dict[str, str], preset: str | None = None) -> Any:
     """The model's config dataclass, from a named preset (e.g. `reference`) if given, with overrides."""
-    cls = model_class(kind)
-    config_cls = getattr(cls, "config_class", None)
+    config_cls = config_class(kind)
     if config_cls is None:
         if overrides:
             raise UserError(f"model '{kind}' has no settings to override")
@@ -87,10 +111,19 @@ def instantiate(kind: str, config: Any) -> Recommender:
 
 
 def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = None,
-          resume: bool = False, vocab_config: VocabConfig | None = None) -> Recommender:
-    """Fit one model on the playlists of `mpd_dir` and save it under MODEL_DIR/<kind>."""
+          resume: bool = False, vocab_config: VocabConfig | None = None,
+          data: tuple[Vocab, PlaylistCorpus] | None = None) -> Recommender:
+    """Fit one model on the playlists of `mpd_dir` and save it under MODEL_DIR/<kind>.
+
+    `data`: the result of `prepare_data(mpd_dir, model_dir)` when the caller has it already (the demo
+    trains several models on one read). Under torchrun (WORLD_SIZE > 1) every rank calls this for a
+    data-parallel model (the DAE); rank 0 writes.
+    """
     model_dir = Path(model_dir)
-    vocab, corpus = prepare_data(mpd_dir, model_dir, vocab_config)
+    distributed.init_from_env(getattr(config, "device", "auto"))
+    vocab, corpus = data or prepare_data(mpd_dir, model_dir, vocab_config)
+    if kind == BLEND:
+        return train_blend(model_dir, corpus, vocab, config)
     model = instantiate(kind, config)
     started = time.perf_counter()
     fit_kwargs: dict[str, Any] = {}
@@ -99,8 +132,22 @@ def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = N
     if getattr(model, "needs_teacher", False):
         fit_kwargs["teacher"] = dae_teacher(load_model(model_dir, "dae"), corpus)
     model.fit(corpus, vocab, **fit_kwargs)
-    model.save(model_dir / kind)
+    if distributed.is_main():
+        model.save(model_dir / kind)
     log.info("trained %s in %.1f s", kind, time.perf_counter() - started)
+    return model
+
+
+def train_blend(model_dir: Path, corpus: PlaylistCorpus, vocab: Vocab, config: Any = None) -> Recommender:
+    """Choose the ensemble's member weights on validation playlists; the DAE and the CNN must be trained."""
+    from ensemble.blend import save_weights
+    from ensemble.weights import fit_blend
+
+    started = time.perf_counter()
+    model, report = fit_blend(load_model(model_dir, "dae"), load_model(model_dir, "cnn"), model_dir, corpus,
+                              vocab, config)
+    save_weights(model_dir, model.weights, report)
+    log.info("chose the blend weights in %.1f s", time.perf_counter() - started)
     return model
 
 
@@ -116,11 +163,11 @@ def load_model(model_dir: str | Path, kind: str) -> Recommender:
         raise UserError(f"{model_dir}: no such model directory")
     vocab = store.load_vocab(model_dir)
     try:
-        if kind == "mmcf":
+        if kind == ENSEMBLE:
             from ensemble.blend import MMCF
             return MMCF.load(model_dir, vocab)
         return model_class(kind).load(model_dir / kind, vocab)
     except (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
-        where = model_dir if kind == "mmcf" else model_dir / kind   # a damaged file the loader did not catch
+        where = model_dir if kind == ENSEMBLE else model_dir / kind   # a damaged file the loader did not catch
         raise UserError(f"{where}: cannot load the '{kind}' model ({type(exc).__name__}: {exc}); "
                         "retrain it") from None

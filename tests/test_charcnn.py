@@ -151,6 +151,11 @@ def test_teacher_targets_are_title_means_of_training_rows(data):
     np.testing.assert_allclose(got.toarray(), exact.toarray(), rtol=1e-6)
     top = teacher_targets(true_teacher(corpus, vocab, []), titles, vocab.n_items, 10, top=5, seed=0)
     assert (np.diff(top.indptr) == 5).all()
+    every = group_titles(corpus, rows, model.chars)                 # per_title=0: all playlists, exact
+    np.testing.assert_allclose(teacher_targets(true_teacher(corpus, vocab, []), every, vocab.n_items, 0,
+                                               vocab.n_items, 0).toarray(),
+                               mean_targets(corpus, vocab, every).toarray(), rtol=1e-6)
+    assert model.needs_teacher and not CharCNN(CNNConfig(teacher=False)).needs_teacher
 
 
 def test_resume_continues_an_interrupted_run(tmp_path, data, monkeypatch):

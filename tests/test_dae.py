@@ -213,3 +213,13 @@ def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
     opt.step()
     moved = torch.nonzero((net.w_dec != before).any(1)).flatten()
     assert torch.equal(moved, torch.sort(targets.columns).values)
+
+
+def test_the_tied_only_network_gets_its_own_epoch_budget_and_stays_tied(data):
+    vocab, corpus = data
+    dae = DAE(DAEConfig(configs=("0to1", "5"), **{**FAST, "tied_only_epochs": 3})).fit(corpus, vocab)
+    assert [h["epoch"] for h in dae.history["0to1"]] == [1, 2, 3]
+    assert all(h["tied"] for h in dae.history["0to1"])
+    assert [h["tied"] for h in dae.history["5"]] == [True, False]          # FAST: 2 epochs, 1 tied
+    same = DAE(DAEConfig(configs=("0to1",), **{**FAST, "tied_only_epochs": 0})).fit(corpus, vocab)
+    assert len(same.history["0to1"]) == FAST["epochs"]                     # 0: the common budget

@@ -104,9 +104,9 @@ def test_order_matters(playlists):
 
 def test_titles_vary_and_speak_many_languages(playlists):
     titles = [p["name"] for p in playlists]
-    assert len(set(titles)) < 0.5 * len(titles)                     # titles repeat, like MPD's
     normalised = {re.sub(r"\W+", " ", t.lower()).strip() for t in titles}
-    assert len(normalised) < len(set(titles))                        # casing/punctuation variants exist
+    assert len(normalised) < 0.4 * len(titles)                       # titles repeat, like MPD's
+    assert len(normalised) < 0.7 * len(set(titles))                  # casing/punctuation variants exist
     assert any(re.search(r"[\uac00-\ud7a3]", t) for t in titles)     # Hangul
     assert any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", t) for t in titles)   # kana / kanji
     assert any(not t.isascii() and not re.search(r"\w", t) for t in titles)      # emoji only

@@ -1,0 +1,106 @@
+"""The count-weighted ensemble and its validated peer members, on the tiny real-format fixture."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_playlists, write_mpd
+from ensemble.blend import MMCF, load_weights, mix_members, title_weight
+from models.base import POPULARITY_TIE_BREAK, popularity_scores
+from models.charcnn import CNNConfig
+from models.dae import DAEConfig
+from models.knn import ItemKNN
+from models.store import load_vocab
+from models.validation import validate
+from mpd.challenge import Query
+from mpd.dataset import load_training
+from mpd.matrix import query_matrix
+from mpd.split import carve_validation
+from mpd.errors import UserError
+from submission.cli import main
+from submission.training import load_model, train
+
+DAE_VAL = 4     # validation playlists per category carved by the DAE, reused by the blend
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> tuple[Path, Path]:
+    """A deliberately weak DAE (8 hidden units, one epoch), a tiny CNN and an item-kNN in one model dir."""
+    root = tmp_path_factory.mktemp("blend")
+    mpd = write_mpd(root / "mpd", make_playlists(600, seed=3), per_slice=200)
+    model_dir = root / "models"
+    train(mpd, model_dir, "dae", DAEConfig(configs=("5",), epochs=1, hidden=8, val_per_category=DAE_VAL))
+    train(mpd, model_dir, "cnn", CNNConfig(epochs=1, val_queries=10, filters=8, embedding=8))
+    train(mpd, model_dir, "knn")
+    return mpd, model_dir
+
+
+def test_title_weight_is_the_published_count_weighting():
+    w = title_weight(np.array([1, 1, 0, 0]), np.array([0.0, 3.0, 2.0, 0.0], np.float32))
+    np.testing.assert_allclose(w, [1.0, 0.25, 0.0, 0.0])
+
+
+def test_members_rescale_to_the_dae_and_weight_zero_is_plain_mmcf():
+    dae = torch.tensor([[0.2, 0.6, 0.1], [0.5, 0.1, 0.3]])
+    peer = torch.tensor([[30.0, 0.0, 60.0], [1.0, 2.0, 4.0]])
+    assert torch.equal(mix_members(dae, {"knn": peer}, {"knn": 0.0}), dae)
+    mixed = mix_members(dae, {"knn": peer}, {"knn": 0.5})
+    expected = 0.5 * dae + 0.5 * peer / peer.amax(1, keepdim=True) * dae.amax(1, keepdim=True)
+    torch.testing.assert_close(mixed, expected)
+    assert mixed[0].argmax() == 2        # the peer's favourite wins at equal weight
+
+
+def test_routing_title_only_seeds_only_and_both(models):
+    _, model_dir = models
+    mmcf = MMCF(load_model(model_dir, "dae"), load_model(model_dir, "cnn"))       # plain MMCF, no members
+    vocab = mmcf.vocab
+    seeds = vocab.track_uris[:3]
+    title_only = Query(pid=1, title="chill vibes", category=1)
+    seeds_only = Query(pid=2, seeds=seeds, category=3)
+    both = Query(pid=3, title="chill vibes", seeds=seeds, category=3)
+    scores = mmcf.score([title_only, seeds_only, both])
+    tie = POPULARITY_TIE_BREAK * popularity_scores(vocab, 1)[0]
+    cnn, _ = mmcf.cnn.title_scores(["chill vibes"])
+    dae = mmcf.dae.score([seeds_only])[0]
+    torch.testing.assert_close(scores[0], cnn[0] + tie)
+    torch.testing.assert_close(scores[1], dae + tie)
+    x = float(query_matrix([both], vocab, mmcf.dae.config.inputs).sum())        # 3 tracks + 0.5 per artist
+    w = 1.0 / (1.0 + x)
+    torch.testing.assert_close(scores[2], w * cnn[0] + (1 - w) * dae + tie)
+
+
+def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(models, capsys):
+    mpd, model_dir = models
+    assert main(["train", "--mpd", str(mpd), "--model-dir", str(model_dir), "--model", "blend",
+                 "--set", "members=knn,als_not_trained"]) == 0
+    assert capsys.readouterr().out.strip() == f"trained blend → {model_dir / 'mmcf'}"
+    saved = json.loads((model_dir / "mmcf" / "blend.json").read_text())
+    assert set(saved["weights"]) == {"knn"}
+    assert saved["weights"]["knn"] > 0, saved                  # the kNN helps an 8-unit one-epoch DAE
+    assert saved["r_precision"] > saved["plain_mmcf_r_precision"]
+    loaded = load_model(model_dir, "mmcf")
+    assert loaded.weights == saved["weights"] and set(loaded.members) == {"knn"}
+    # The search's numbers are the deployed scoring's: the blend of the saved weights, with the kNN refitted
+    # without the validation playlists as in the search, scores them exactly so.
+    vocab = load_vocab(model_dir)
+    _, corpus = load_training(mpd, vocab=vocab)
+    rows, queries, answers = carve_validation(corpus, vocab, DAE_VAL, 0)
+    assert saved["validation_queries"] == len(queries)
+    refit = ItemKNN().fit(corpus.subset(rows), vocab)
+    search_view = MMCF(loaded.dae, loaded.cnn, {"knn": refit}, saved["weights"])
+    assert validate(search_view, queries, answers).loc["all", "r_precision"] == pytest.approx(saved["r_precision"])
+
+
+def test_no_weights_file_is_plain_mmcf_and_a_damaged_one_is_a_clear_error(tmp_path):
+    assert load_weights(tmp_path) == {}
+    (tmp_path / "mmcf").mkdir()
+    (tmp_path / "mmcf" / "blend.json").write_text('{"weights": {"knn": 7}}')
+    with pytest.raises(UserError, match="blend.json"):
+        load_weights(tmp_path)
+    (tmp_path / "mmcf" / "blend.json").write_text("[1, 2]")
+    with pytest.raises(UserError, match="blend.json"):
+        load_weights(tmp_path)
