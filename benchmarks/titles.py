@@ -161,6 +161,9 @@ def main() -> None:
     for name, config in runs.items():
         model, info = train_cnn(name, config, corpus, vocab)
         record(name, *model.title_scores(titles), info)
+        if config.memory_weight > 0:            # the same network without the title memory
+            model.config.memory_weight = 0.0
+            record(f"{name}, CNN alone", *model.title_scores(titles), info)
     if args.teacher:
         teacher, info = dae_teacher(corpus, vocab, args.seed, args.dae_dir)
         results["dae_0to1"] = info

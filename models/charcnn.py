@@ -39,6 +39,7 @@ from mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Recommender, popularity_scores
 from .store import config_from, load_tensors, read_manifest, save_tensors, write_manifest
+from .title_memory import TitleMemory, group_means
 from .validation import validate
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class CNNConfig:
     teacher_rows: int = 0            # playlists per title whose teacher targets are averaged (0: all of them)
     teacher_top: int = 5000          # largest entries kept of each title's mean teacher target
     val_queries: int = 500           # category-1 validation queries carved from the training playlists
+    memory_weight: float = 0.5       # blend with the title memory for titles seen in training (0: CNN alone)
+    memory_top: int = 1000           # tracks remembered per title
     chunk_items: int = 65536         # output items per chunk of the fused loss
     seed: int = 0
     device: str = "auto"             # auto | cpu | cuda
@@ -157,6 +160,7 @@ class CharCNN(Recommender):
         self.chars: CharVocab | None = None
         self.net: TitleNet | None = None
         self.history: list[float] = []      # validation R-precision per epoch
+        self.memory: TitleMemory | None = None
         self.best_epoch = 0
 
     @property
@@ -225,6 +229,8 @@ class CharCNN(Recommender):
         self.net.load_state_dict(state.best)
         self.history, self.best_epoch = state.history, state.best_epoch
         self.net.eval()
+        if cfg.memory_weight > 0:      # after the epochs: validation picks the epoch of the CNN alone
+            self.memory = TitleMemory.build(corpus, vocab, data.texts, data.groups, cfg.memory_top)
         return self
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -308,6 +314,11 @@ class CharCNN(Recommender):
         if usable.any():
             index = usable.nonzero().ravel()
             scores[index] = self._scores([texts[i] for i in index.tolist()])
+        if self.memory is not None and self.config.memory_weight > 0:
+            remembered, found = self.memory.scores(texts)
+            w = self.config.memory_weight
+            scores[found] = (1 - w) * scores[found] + w * remembered[found]
+            usable |= found
         return scores, usable
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
@@ -340,6 +351,8 @@ class CharCNN(Recommender):
         directory = Path(directory)
         self.chars.save(directory / CHAR_VOCAB_FILE)
         save_tensors(directory / WEIGHTS_FILE, self.net.state_dict())
+        if self.memory is not None:
+            self.memory.save(directory)
         write_manifest(directory, self.kind, self.vocab, self.config, n_chars=len(self.chars),
                        best_epoch=self.best_epoch, validation_r_precision=self.history)
 
@@ -358,6 +371,7 @@ class CharCNN(Recommender):
         except RuntimeError as exc:
             raise UserError(f"{directory / WEIGHTS_FILE}: weights do not fit the title model ({exc})") from None
         model.net.to(model.config.torch_device).eval()
+        model.memory = TitleMemory.load(directory, vocab.n_tracks)
         model.history = list(manifest.get("validation_r_precision", []))
         model.best_epoch = manifest.get("best_epoch", 0)
         return model
@@ -434,12 +448,7 @@ def group_titles(corpus: PlaylistCorpus, rows: np.ndarray, chars: CharVocab) -> 
 
 def mean_targets(corpus: PlaylistCorpus, vocab: Vocab, data: TitleData) -> sp.csr_matrix:
     """Per distinct title, the mean binary [tracks | artists] vector of its playlists (sparse, float32)."""
-    rows = np.concatenate(data.groups)
-    counts = data.counts
-    title_of = np.repeat(np.arange(len(counts)), counts)
-    average = sp.csr_matrix((1.0 / counts[title_of], (title_of, np.arange(len(rows)))),
-                            shape=(len(counts), len(rows)), dtype=np.float32)
-    return (average @ item_matrix(corpus, vocab, rows)).astype(np.float32).tocsr()
+    return group_means(corpus, vocab, data.groups)
 
 
 def teacher_targets(teacher: Teacher, data: TitleData, n_outputs: int, per_title: int, top: int, seed: int,

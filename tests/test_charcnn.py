@@ -183,3 +183,23 @@ def test_resume_continues_an_interrupted_run(tmp_path, data, monkeypatch):
     assert resumed.history == pytest.approx(whole.history) and len(whole.history) == 4
     probe = [Query(1, "chill vibes"), Query(2, "케이팝 최고")]
     torch.testing.assert_close(resumed.score(probe), whole.score(probe))
+
+
+def test_title_memory_blends_seen_titles_and_round_trips(data, tmp_path):
+    vocab, corpus = data[0], data[1]
+    model = CharCNN(CNNConfig(**{**FAST, "memory_top": 5})).fit(corpus, vocab)
+    seen = corpus.titles[0]
+    text = model.chars.normalize(seen)
+    assert model.memory is not None and text in model.memory.texts
+    assert (np.diff(model.memory.matrix.indptr) <= 5).all()
+    blended, _ = model.title_scores([seen, "zzqx unseen title"])
+    model.config.memory_weight = 0.0
+    alone, _ = model.title_scores([seen, "zzqx unseen title"])
+    remembered, found = model.memory.scores([text, model.chars.normalize("zzqx unseen title")])
+    assert found.tolist() == [True, False]
+    torch.testing.assert_close(blended[0], 0.5 * alone[0] + 0.5 * remembered[0])
+    torch.testing.assert_close(blended[1], alone[1])                          # unseen: the CNN alone
+    model.config.memory_weight = 0.5
+    model.save(tmp_path / "cnn")
+    loaded = CharCNN.load(tmp_path / "cnn", vocab)
+    torch.testing.assert_close(loaded.title_scores([seen])[0], blended[:1])
