@@ -2,12 +2,14 @@
 
 The DAE set its own validation playlists aside (DAEConfig.val_per_category, seed); the same carve is
 reused here, so the DAE has never trained on them. Each peer (item-kNN, ALS) is refitted on the other
-training playlists with its saved settings, every part scores the validation queries once, and a grid
+training playlists with its saved settings and the CNN's title memory rebuilt without them (the CNN's
+network did see their titles: a small optimism shared by every candidate), every part scores the validation queries once, and a grid
 over the weights (coordinate ascent, a few rounds) keeps the best mean R-precision. A weight of 0 drops
 the member: a peer joins the submission only if it helped on validation.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -19,9 +21,10 @@ import torch
 
 from models import store
 from models.base import top_n
-from models.charcnn import CharCNN
+from models.charcnn import CharCNN, group_titles
 from models.dae import DAE
 from models.registry import model_class
+from models.title_memory import TitleMemory
 from mpd.challenge import Query
 from mpd.errors import UserError
 from mpd.matrix import PlaylistCorpus
@@ -77,8 +80,8 @@ def fit_blend(dae: DAE, cnn: CharCNN, model_dir: str | Path, corpus: PlaylistCor
         raise UserError("blend: the DAE was trained without validation playlists (val_per_category=0); "
                         "set the blend's val_per_category")
     rows, queries, answers = carve_validation(corpus, vocab, per_category, seed)
-    parts = _score_parts(dae, cnn, {m: _refit(m, model_dir, corpus.subset(rows), vocab) for m in available},
-                         queries, answers)
+    parts = _score_parts(dae, title_model_without(cnn, corpus, vocab, rows),
+                         {m: _refit(m, model_dir, corpus.subset(rows), vocab) for m in available}, queries, answers)
     weights, history = _search(parts, available, config, vocab)
     report = {"validation_queries": len(queries), "validation_r_precision": history,
               "plain_mmcf_r_precision": history[0]["r_precision"], "r_precision": history[-1]["r_precision"]}
@@ -96,6 +99,17 @@ def _refit(kind: str, model_dir: Path, corpus: PlaylistCorpus, vocab: Vocab):
     model = cls(store.config_from(config_cls, manifest["config"])) if config_cls else cls()
     log.info("blend: refitting %s on %d playlists (validation held out)", kind, len(corpus))
     return model.fit(corpus, vocab)
+
+
+def title_model_without(cnn: CharCNN, corpus: PlaylistCorpus, vocab: Vocab, rows) -> CharCNN:
+    """The title model with its title memory rebuilt without the validation playlists (they must not
+    answer for themselves); the network itself is kept."""
+    if cnn.memory is None:
+        return cnn
+    data = group_titles(corpus, rows, cnn.chars)
+    held = copy.copy(cnn)
+    held.memory = TitleMemory.build(corpus, vocab, data.texts, data.groups, cnn.config.memory_top)
+    return held
 
 
 def _score_parts(dae: DAE, cnn: CharCNN, peers: Mapping, queries: list[Query], answers: dict) -> _Parts:

@@ -12,6 +12,9 @@ per playlist; `title_weight="count"` keeps that equivalence exactly (in expectat
 most common titles. A teacher's targets are likewise averaged per title, once before training (over a
 sample of the title's playlists, top entries kept), so both kinds of targets are sparse and every step
 computes the dense layer and its loss in one fused pass (`_OutputLoss`).
+
+Beyond MMCF: for a title seen verbatim (after normalising) in training, the scores blend with the title
+memory — what those playlists held (models/title_memory.py, `memory_weight`; 0 = the CNN alone).
 """
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ TITLE_WEIGHTS = ("count", "sqrt", "one")
 class CNNConfig:
     """Settings of the title model: MMCF's network, Adam lr 0.001 and batch 150. Ours by default (measured on
     20,000 synthetic playlists, benchmarks/titles.py): the Unicode normaliser, tracks-only outputs, a
-    teacher averaged per distinct title. `CNNConfig.reference()` restores the published choices."""
+    teacher averaged per distinct title, the title memory blended in. `CNNConfig.reference()` restores the
+    published choices."""
 
     normalizer: str = "unicode"      # "unicode" (ours) or "reference" (a–z 0–9 / < > + -, 25 characters)
     max_chars: int = 40              # longer titles are cut
@@ -102,8 +106,9 @@ class CNNConfig:
 
     @classmethod
     def reference(cls, **changes) -> "CNNConfig":
-        """MMCF's published setting: the reference normaliser (titles cut at 25 characters), artists predicted."""
-        return cls(**{"normalizer": "reference", "max_chars": 25, "artists": True, **changes})
+        """MMCF's published setting: the reference normaliser (titles cut at 25 characters), artists predicted,
+        no title memory."""
+        return cls(**{"normalizer": "reference", "max_chars": 25, "artists": True, "memory_weight": 0.0, **changes})
 
 
 class TitleNet(nn.Module):

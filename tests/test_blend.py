@@ -10,6 +10,7 @@ import torch
 
 from conftest import make_playlists, write_mpd
 from ensemble.blend import MMCF, load_weights, mix_members, title_weight
+from ensemble.weights import title_model_without
 from models.base import POPULARITY_TIE_BREAK, popularity_scores
 from models.charcnn import CNNConfig
 from models.dae import DAEConfig
@@ -85,13 +86,15 @@ def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(mo
     loaded = load_model(model_dir, "mmcf")
     assert loaded.weights == saved["weights"] and set(loaded.members) == {"knn"}
     # The search's numbers are the deployed scoring's: the blend of the saved weights, with the kNN refitted
-    # without the validation playlists as in the search, scores them exactly so.
+    # and the CNN's title memory without the validation playlists as in the search, scores them exactly so.
     vocab = load_vocab(model_dir)
     _, corpus = load_training(mpd, vocab=vocab)
     rows, queries, answers = carve_validation(corpus, vocab, DAE_VAL, 0)
     assert saved["validation_queries"] == len(queries)
     refit = ItemKNN().fit(corpus.subset(rows), vocab)
-    search_view = MMCF(loaded.dae, loaded.cnn, {"knn": refit}, saved["weights"])
+    cnn = title_model_without(loaded.cnn, corpus, vocab, rows)                 # its memory without them too
+    assert cnn.memory is not None and len(cnn.memory.texts) <= len(loaded.cnn.memory.texts)
+    search_view = MMCF(loaded.dae, cnn, {"knn": refit}, saved["weights"])
     assert validate(search_view, queries, answers).loc["all", "r_precision"] == pytest.approx(saved["r_precision"])
 
 
