@@ -58,11 +58,6 @@ def init_from_env(device: torch.device | str = "auto") -> bool:
     return True
 
 
-def barrier() -> None:
-    if active():
-        dist.barrier()
-
-
 def cleanup() -> None:
     """Leave the process group (if any)."""
     if dist.is_available() and dist.is_initialized():

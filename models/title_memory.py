@@ -3,7 +3,7 @@
 A title seen in training ("90s country") has an exact answer — what its playlists held — that the
 CharCNN only approximates; the CNN scores blend with it (`CNNConfig.memory_weight`) and still answer
 every unseen title alone. Measured on 20,000 synthetic playlists (benchmarks/titles.py split):
-category-1 R-precision 0.0485 for the CNN alone, 0.0514 blended half and half.
+category-1 R-precision 0.0485 for the CNN alone, 0.0513 blended half and half.
 """
 from __future__ import annotations
 

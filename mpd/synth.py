@@ -9,9 +9,10 @@ hits are mainstream, niche scenes have flatter heads, many playlists hold no cha
 playlist picks a theme (genre, context, era) and a title that says so (any casing, emoji, sometimes
 Korean or Japanese; often the genre with its era, "90s country"; sometimes only the context, a name or
 nothing): titles carry about as much as MPD's, where title-only continuation reaches ~3× popularity's
-R-precision (a CNN on 17,000 synthetic playlists: 0.047 vs 0.015); it mixes one to three strands (scenes its context likes) and walks on, segment by
-segment, to new anchor artists and neighbouring scenes, drawing tracks around the anchors, as album
-runs, from the wider scene and genre, and from the charts.
+R-precision (the CNN alone on 17,000 synthetic playlists: 0.0485 vs 0.0149); it mixes one to three
+strands (scenes its context likes) and walks on, segment by segment, to new anchor artists and
+neighbouring scenes, drawing tracks around the anchors, as album runs, from the wider scene and genre,
+and from the charts.
 Everything is a pure function of (seed, config, slice number): slices can be made in any order.
 """
 from __future__ import annotations

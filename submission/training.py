@@ -48,7 +48,7 @@ def prepare_data(mpd_dir: str | Path, model_dir: str | Path,
 
 
 def config_class(kind: str) -> type | None:
-    """The settings dataclass of a model kind ('mmcf' = the ensemble's member weights)."""
+    """The settings dataclass of a model kind ('blend' = the ensemble's member weights)."""
     if kind == BLEND:
         from ensemble.weights import BlendConfig
         return BlendConfig
