@@ -6,6 +6,7 @@ For each vocabulary size and precision (fp32, bf16) it times, on random playlist
 (~40 input entries, ~90 target items per playlist):
 - train-exact: one step with the exact loss over every item (the reference) + fused Adam;
 - train-sampled: one step with the loss on the batch's positives + sampled negatives + lazy Adam;
+- train-head: the same plus the most frequent items summed exactly (DAEConfig's default head);
 - score: encoder + sigmoid over every track, as `DAE.score` does it.
 Beside each it times the bare matmuls of the same shapes in the same run (three for a training step:
 logits, grad of hidden, grad of the weights; one for scoring): "matmul share" = that time / the step's,
@@ -74,12 +75,13 @@ def matmuls(rows: int, cols: int, bf16: bool, train: bool) -> float:
     return timed(run, 3)
 
 
-def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int) -> tuple[float, int]:
+def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int,
+               head: int = 0) -> tuple[float, int]:
     """Seconds per training step (untied network) and the number of output columns it scores."""
     rng = np.random.default_rng(0)
     net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0))
     net.untie()
-    sampler = _NegativeSampler(np.arange(n_items)[::-1].copy(), negatives, 0.5) if negatives else None
+    sampler = _NegativeSampler(np.arange(n_items)[::-1].copy(), negatives, 0.5, head) if negatives else None
     opt = LazyAdam(net.parameters(), lr=0.005) if sampler else torch.optim.Adam(net.parameters(), lr=0.005,
                                                                                 fused=True)
     batches = [random_batch(rng, rows, n_items, 40, 90, sampler) for _ in range(steps + 1)]
@@ -116,16 +118,19 @@ def main() -> None:
     parser.add_argument("--items", default="100000,700000", help="vocabulary sizes (tracks + artists)")
     parser.add_argument("--batch", type=int, default=DAEConfig.batch_size, help="training batch")
     parser.add_argument("--negatives", type=int, default=DAEConfig.negatives)
+    parser.add_argument("--head", type=int, default=DAEConfig.head_negatives, help="exact head of train-head")
+    parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--score-batch", type=int, default=DAEConfig.score_batch)
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per setting")
     parser.add_argument("--out", type=Path, default=Path("dae_bench.json"))
     args = parser.parse_args()
     rows = []
     for n_items in (int(n) for n in args.items.split(",")):
-        for bf16 in (False, True):
-            precision = "bf16" if bf16 else "fp32"
-            for mode, negatives in (("train-exact", 0), ("train-sampled", args.negatives)):
-                seconds, cols = train_step(n_items, args.batch, bf16, negatives, args.steps)
+        for precision in args.precisions.split(","):
+            bf16 = precision == "bf16"
+            for mode, negatives, head in (("train-exact", 0, 0), ("train-sampled", args.negatives, 0),
+                                          ("train-head", args.negatives, args.head)):
+                seconds, cols = train_step(n_items, args.batch, bf16, negatives, args.steps, head)
                 limit = matmuls(args.batch, cols, bf16, train=True)
                 rows.append({"items": n_items, "precision": precision, "mode": mode, "batch": args.batch,
                              "columns": cols, "step_s": seconds, "playlists_per_s": args.batch / seconds,

@@ -41,6 +41,8 @@ RUNS = {
     "no-tied-pretraining": lambda: DAEConfig(tied_pretrain=False),
     "l1": lambda: DAEConfig(norm="l1"),
     "exact-loss": lambda: DAEConfig(negatives=0),
+    "sampled-long": lambda: DAEConfig(epochs=12, tied_only_epochs=12),
+    "head-negatives": lambda: DAEConfig(head_negatives=8192),
     "batch-250": lambda: DAEConfig(batch_size=250),
     "zero-bias": lambda: DAEConfig(bias_init="zeros"),
     "reference": lambda: DAEConfig.reference(),

@@ -34,6 +34,7 @@ class ALS(Recommender):
         super().__init__()
         self.config = config or ALSConfig()
         self.item_factors: torch.Tensor | None = None
+        self._gram: torch.Tensor | None = None     # YᵀY + λI, shared by every fold-in
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ALS":
         try:
@@ -46,6 +47,7 @@ class ALS(Recommender):
                                         iterations=c.iterations, random_state=c.seed)
         model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
         self.item_factors = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
+        self._gram = None
         return self
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
@@ -57,9 +59,11 @@ class ALS(Recommender):
         y = self.item_factors
         if not len(ids):
             return torch.zeros(y.shape[1])
+        if self._gram is None:
+            self._gram = y.T @ y + self.config.regularization * torch.eye(y.shape[1])
         seen = y[torch.from_numpy(np.unique(ids))]
         confidence = 1.0 + self.config.alpha
-        gram = y.T @ y + (confidence - 1.0) * seen.T @ seen + self.config.regularization * torch.eye(y.shape[1])
+        gram = self._gram + (confidence - 1.0) * seen.T @ seen
         return torch.linalg.solve(gram, confidence * seen.sum(0))
 
     def save(self, directory: str | Path) -> None:

@@ -457,31 +457,37 @@ def mean_targets(corpus: PlaylistCorpus, vocab: Vocab, data: TitleData) -> sp.cs
 
 
 def teacher_targets(teacher: Teacher, data: TitleData, n_outputs: int, per_title: int, top: int, seed: int,
-                    rows_per_call: int = 1024) -> sp.csr_matrix:
+                    rows_per_call: int = 1024, call_bytes: int = 2 ** 30) -> sp.csr_matrix:
     """Per distinct title, its mean teacher target over up to `per_title` of its playlists (a seeded sample;
     0: all), keeping the `top` largest entries (sparse, float32, [titles, n_outputs]).
 
     Computed once before training: the teacher is frozen, and the sparse targets make every step as cheap
-    as training against the true items.
+    as training against the true items. Titles go in blocks of about `rows_per_call` playlists; the
+    teacher sees at most `call_bytes` of output at once (its rows are ≤ 2 × n_outputs wide), so a title
+    with 10,000 playlists or a 2 M-item vocabulary stays within memory.
     """
     rng = np.random.default_rng([seed, 13])
     picked = [g if len(g) <= per_title or per_title <= 0 else np.sort(rng.choice(g, per_title, replace=False))
               for g in data.groups]
+    call_rows = max(rows_per_call, call_bytes // (8 * n_outputs))
     blocks, titles, size = [], [], 0
     for t, rows in enumerate(tqdm(picked, desc="teacher targets", leave=False)):
         titles.append(t)
         size += len(rows)
         if size >= rows_per_call or t == len(picked) - 1:
-            blocks.append(_top_means(teacher, [picked[i] for i in titles], n_outputs, top))
+            blocks.append(_top_means(teacher, [picked[i] for i in titles], n_outputs, top, call_rows))
             titles, size = [], 0
     return sp.vstack(blocks).tocsr()
 
 
-def _top_means(teacher: Teacher, groups: list[np.ndarray], n_outputs: int, top: int) -> sp.csr_matrix:
+def _top_means(teacher: Teacher, groups: list[np.ndarray], n_outputs: int, top: int,
+               call_rows: int) -> sp.csr_matrix:
     rows = np.concatenate(groups)
-    y = teacher(rows)[:, :n_outputs].float().cpu()
     owner = torch.from_numpy(np.repeat(np.arange(len(groups)), [len(g) for g in groups]))
-    means = torch.zeros(len(groups), n_outputs).index_add_(0, owner, y)
+    means = torch.zeros(len(groups), n_outputs)
+    for start in range(0, len(rows), call_rows):
+        y = teacher(rows[start:start + call_rows])[:, :n_outputs].float().cpu()
+        means.index_add_(0, owner[start:start + call_rows], y)
     means /= torch.tensor([len(g) for g in groups], dtype=torch.float32)[:, None]
     values, cols = torch.topk(means, min(top, n_outputs), dim=1)
     keep = values > 0

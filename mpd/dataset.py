@@ -1,4 +1,4 @@
-"""Read a training MPD directory into a vocabulary and a corpus, in two streaming passes."""
+"""Read a training MPD directory into a vocabulary and a corpus, in one streaming pass."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .matrix import PlaylistCorpus, build_corpus
+from .matrix import CorpusRecorder, PlaylistCorpus, build_corpus
 from .reader import count_playlists, read_playlists
 from .vocab import Vocab, VocabConfig, build_vocab
 
@@ -22,8 +22,11 @@ def load_training(path: str | Path, config: VocabConfig | None = None,
                   vocab: Vocab | None = None) -> tuple[Vocab, PlaylistCorpus]:
     """Vocabulary (built unless given) and corpus of the playlists under `path`."""
     if vocab is None:
-        vocab = build_vocab(_stream(path, "vocabulary", validate=True), config)
-    corpus = build_corpus(_stream(path, "corpus", validate=vocab is None), vocab)
+        recorder = CorpusRecorder()
+        vocab = build_vocab(recorder.record(_stream(path, "reading", validate=True)), config)
+        corpus = recorder.corpus(vocab)
+    else:
+        corpus = build_corpus(_stream(path, "reading", validate=False), vocab)
     log.info("%d playlists, %d tracks and %d artists in the vocabulary", len(corpus), vocab.n_tracks,
              vocab.n_artists)
     return vocab, corpus

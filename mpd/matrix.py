@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,19 +43,46 @@ class PlaylistCorpus:
         )
 
 
+class CorpusRecorder:
+    """Records playlists as they stream by (provisional track ids), to map onto a vocabulary afterwards.
+
+    This lets one reading pass both count the vocabulary and keep the corpus: the provisional ids cost
+    one int32 per track occurrence and one dict entry per distinct track.
+    """
+
+    def __init__(self) -> None:
+        self.uri_ids: dict[str, int] = {}
+        self.pids: list[int] = []
+        self.titles: list[str] = []
+        self.chunks: list[np.ndarray] = []
+
+    def record(self, playlists: Iterable[dict]) -> Iterator[dict]:
+        """Pass the playlists through, recording each."""
+        uri_ids = self.uri_ids
+        for playlist in playlists:
+            tracks = playlist["tracks"]
+            self.chunks.append(np.fromiter((uri_ids.setdefault(t["track_uri"], len(uri_ids)) for t in tracks),
+                                           dtype=np.int32, count=len(tracks)))
+            self.pids.append(playlist["pid"])
+            self.titles.append(playlist.get("name") or "")
+            yield playlist
+
+    def corpus(self, vocab: Vocab) -> PlaylistCorpus:
+        """The recorded playlists as vocabulary ids, in order."""
+        index = vocab.track_index
+        lookup = np.fromiter((index.get(u, -1) for u in self.uri_ids), dtype=np.int64, count=len(self.uri_ids))
+        lengths = np.array([len(c) for c in self.chunks], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        track_ids = lookup[np.concatenate(self.chunks)] if self.chunks else np.zeros(0, np.int64)
+        return PlaylistCorpus(np.array(self.pids, dtype=np.int64), self.titles, indptr, track_ids)
+
+
 def build_corpus(playlists: Iterable[dict], vocab: Vocab) -> PlaylistCorpus:
     """Map a playlist stream onto vocabulary ids, keeping order."""
-    pids, titles, lengths, chunks = [], [], [], []
-    index = vocab.track_index
-    for playlist in playlists:
-        ids = np.fromiter((index.get(t["track_uri"], -1) for t in playlist["tracks"]), dtype=np.int32)
-        pids.append(playlist["pid"])
-        titles.append(playlist.get("name") or "")
-        lengths.append(len(ids))
-        chunks.append(ids)
-    indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    track_ids = np.concatenate(chunks).astype(np.int64) if chunks else np.zeros(0, np.int64)
-    return PlaylistCorpus(np.array(pids, dtype=np.int64), titles, indptr, track_ids)
+    recorder = CorpusRecorder()
+    for _ in recorder.record(playlists):
+        pass
+    return recorder.corpus(vocab)
 
 
 def rows_to_matrix(rows: Sequence[np.ndarray], vocab: Vocab, track_weights: Sequence[np.ndarray] | None = None,

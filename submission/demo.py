@@ -25,9 +25,10 @@ class DemoConfig:
     per_category: int = 100
     seed: int = 0
     models: list[str] | None = None      # default: every model this installation can train
-    # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores.
+    # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores: the DAE
+    # samples every negative (no exact head: ~2x cheaper per epoch, 7% lower R-precision converged).
     settings: dict[str, dict[str, str]] = field(default_factory=lambda: {
-        "dae": {"epochs": "5", "val_per_category": "30"}, "cnn": {"epochs": "9"}})
+        "dae": {"epochs": "5", "val_per_category": "30", "head_negatives": "0"}, "cnn": {"epochs": "9"}})
 
 
 def available_models() -> list[str]:

@@ -155,6 +155,11 @@ def test_teacher_targets_are_title_means_of_training_rows(data):
     np.testing.assert_allclose(teacher_targets(true_teacher(corpus, vocab, []), every, vocab.n_items, 0,
                                                vocab.n_items, 0).toarray(),
                                mean_targets(corpus, vocab, every).toarray(), rtol=1e-6)
+    small: list[np.ndarray] = []                                    # a 1-row call budget: same means
+    tiny = teacher_targets(true_teacher(corpus, vocab, small), every, vocab.n_items, 0, vocab.n_items, 0,
+                           rows_per_call=1, call_bytes=1)
+    assert max(len(c) for c in small) == 1 and len(small) == sum(len(g) for g in every.groups)
+    np.testing.assert_allclose(tiny.toarray(), mean_targets(corpus, vocab, every).toarray(), rtol=1e-6)
     assert model.needs_teacher and not CharCNN(CNNConfig(teacher=False)).needs_teacher
 
 

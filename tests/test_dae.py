@@ -16,7 +16,8 @@ from models.popularity import Popularity
 from models.store import load_tensors
 from models.validation import validate
 
-FAST = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, val_per_category=0, chunk_items=256)
+FAST = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, val_per_category=0, chunk_items=256,
+            head_negatives=50)   # a small exact head: both halves of the sampled loss are exercised
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +207,16 @@ def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
     rng = np.random.default_rng(1)
     draws = [output_loss(h, net, train.batch_targets(batch, sampler, rng), 0.55, 64).item() for _ in range(300)]
     assert np.mean(draws) == pytest.approx(exact.item(), rel=0.02)
+    head = vocab.n_items // 2                                   # the most frequent half summed exactly
+    headed = _NegativeSampler(counts, 40, 0.5, head=head)
+    with_head = [output_loss(h, net, train.batch_targets(batch, headed, rng), 0.55, 64).item() for _ in range(300)]
+    assert np.mean(with_head) == pytest.approx(exact.item(), rel=0.02)
+    assert np.std(with_head) < 0.8 * np.std(draws)
+    positives = np.unique(train.batch_targets(batch).cols.numpy())
+    negatives, weights = headed.draw(positives, rng)
+    top = np.setdiff1d(np.argsort(-counts, kind="stable")[:head], positives)
+    assert np.isin(top, negatives).all() and not np.isin(positives, negatives).any()
+    assert (weights[:len(top)] == 1).all() and len(np.unique(negatives)) == len(negatives)
     targets = train.batch_targets(batch, sampler, rng)
     opt = LazyAdam(net.parameters(), lr=0.1)
     before = net.w_dec.detach().clone()

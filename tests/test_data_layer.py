@@ -66,6 +66,16 @@ def test_item_matrix_is_sparse_binary_tracks_then_artists(tiny_mpd):
     assert set(x[0].indices[x[0].indices >= vocab.n_tracks] - vocab.n_tracks) == set(vocab.track_artist[row])
 
 
+def test_one_pass_corpus_matches_mapping_with_a_known_vocabulary(tiny_mpd):
+    vocab, corpus = load_training(tiny_mpd, VocabConfig(min_track_playlists=2))
+    playlists = list(read_playlists(tiny_mpd))
+    expected = [[vocab.track_index.get(t["track_uri"], -1) for t in p["tracks"]] for p in playlists]
+    assert [corpus.tracks(r, known_only=False).tolist() for r in range(len(corpus))] == expected
+    assert -1 in corpus.track_ids and corpus.pids.tolist() == [p["pid"] for p in playlists]
+    again = load_training(tiny_mpd, vocab=vocab)[1]
+    assert np.array_equal(again.track_ids, corpus.track_ids) and again.titles == corpus.titles
+
+
 def test_query_weights_older_seeds_and_unknown_tracks(tiny_mpd):
     vocab, _ = load_training(tiny_mpd)
     seeds = vocab.track_uris[:60] + [uri("track", 999999)]
