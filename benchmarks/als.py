@@ -28,9 +28,10 @@ import pandas as pd
 import torch
 import ujson
 
+from dae import matmuls
 from dae_ablation import held_out_split
 from mpd.atomic import atomic_write
-from mpd.matrix import build_corpus, seed_ids
+from mpd.matrix import build_corpus, rows_to_matrix, seed_ids
 from mpd.metrics import score_all, summarize
 from mpd.vocab import build_vocab
 from models.als import ALSConfig
@@ -60,32 +61,13 @@ class ImplicitALS:
         out = []
         for start in range(0, len(queries), BATCH):
             batch = queries[start:start + BATCH]
-            seeds = track_matrix_of(batch, self.vocab)
+            seeds = rows_to_matrix([seed_ids(q, self.vocab) for q in batch], self.vocab)[:, :self.vocab.n_tracks]
             ids, _ = self.model.recommend(np.arange(len(batch)), seeds, N=n, filter_already_liked_items=True,
                                           recalculate_user=True)
             for query, row in zip(batch, ids):
                 uris = [self.vocab.track_uris[i] for i in row if i >= 0]
                 out.append(uris + fill(uris, query.seeds, self.vocab.fill_uris, n - len(uris)))
         return out
-
-
-def track_matrix_of(queries, vocab):
-    """Binary query × track matrix of the seeds (what implicit's recalculate_user takes)."""
-    import scipy.sparse as sp
-    rows = [np.unique(seed_ids(q, vocab)) for q in queries]
-    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
-    indices = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    return sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(queries), vocab.n_tracks))
-
-
-def matmul_seconds(rows: int, rank: int, cols: int, batches: int) -> float:
-    """Seconds of the dense scoring matmuls alone: `batches` × [rows × rank] @ [rank × cols]."""
-    a, b = torch.randn(rows, rank), torch.randn(cols, rank)
-    a @ b.T                                   # warm-up
-    start = time.perf_counter()
-    for _ in range(batches):
-        a @ b.T
-    return time.perf_counter() - start
 
 
 def measure(name: str, model, rank: int, corpus, vocab, queries, answers) -> dict:
@@ -96,7 +78,7 @@ def measure(name: str, model, rank: int, corpus, vocab, queries, answers) -> dic
     recs = model.recommend(queries, 500)
     seconds = time.perf_counter() - start
     batches = -(-len(queries) // BATCH)
-    roof = matmul_seconds(BATCH, rank, vocab.n_tracks, batches)
+    roof = batches * matmuls(BATCH, vocab.n_tracks, bf16=False, train=False, rank=rank)
     table = summarize(score_all(dict(zip((q.pid for q in queries), recs)), answers, vocab.artist_of()))
     row = {"model": name, "fit s": fit_seconds, "recommend playlists/s": len(queries) / seconds,
            "matmul share": roof / seconds, "r_precision": table.loc["all", "r_precision"],

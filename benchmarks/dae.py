@@ -61,10 +61,10 @@ def timed(fn, repeat: int) -> float:
     return (time.perf_counter() - start) / repeat
 
 
-def matmuls(rows: int, cols: int, bf16: bool, train: bool) -> float:
-    """Seconds of the bare matmuls of one step: [rows, H] × [H, cols] (and its two gradients)."""
+def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -> float:
+    """Seconds of the bare matmuls of one step: [rows, rank] × [rank, cols] (and its two gradients)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
-    h, w = torch.randn(rows, HIDDEN, dtype=dtype), torch.randn(cols, HIDDEN, dtype=dtype)
+    h, w = torch.randn(rows, rank, dtype=dtype), torch.randn(cols, rank, dtype=dtype)
     g = torch.randn(rows, cols, dtype=dtype)
 
     def run():

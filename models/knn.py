@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from mpd.atomic import atomic_write
-from mpd.matrix import PlaylistCorpus, query_matrix
+from mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
 from mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
@@ -84,21 +84,6 @@ def item_similarity(x: sp.csr_matrix, config: KNNConfig) -> sp.csr_matrix:
         keep = co.row + start != co.col
         r, c, v = co.row[keep], co.col[keep], co.data[keep]
         norm = counts[r + start] ** config.alpha * counts[c] ** (1 - config.alpha) + config.shrink
-        blocks.append(_top_k_rows(sp.csr_matrix((v / norm, (r, c)), shape=(stop - start, x.shape[1])),
-                                  config.neighbours))
+        blocks.append(top_k_per_row(sp.csr_matrix((v / norm, (r, c)), shape=(stop - start, x.shape[1])),
+                                    config.neighbours))
     return sp.vstack(blocks).tocsr().astype(np.float32)
-
-
-def _top_k_rows(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Keep the k largest entries of each row."""
-    data, indices, indptr = [], [], [0]
-    for i in range(m.shape[0]):
-        lo, hi = m.indptr[i], m.indptr[i + 1]
-        row, cols = m.data[lo:hi], m.indices[lo:hi]
-        if hi - lo > k:
-            top = np.argpartition(-row, k)[:k]
-            row, cols = row[top], cols[top]
-        data.append(row)
-        indices.append(cols)
-        indptr.append(indptr[-1] + len(row))
-    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=m.shape)

@@ -18,7 +18,7 @@ import ujson
 
 from mpd.atomic import atomic_write
 from mpd.errors import UserError
-from mpd.matrix import PlaylistCorpus, item_matrix
+from mpd.matrix import PlaylistCorpus, item_matrix, top_k_per_row
 from mpd.reader import load_json
 from mpd.vocab import Vocab
 
@@ -36,19 +36,6 @@ def group_means(corpus: PlaylistCorpus, vocab: Vocab, groups: Sequence[np.ndarra
     return (average @ item_matrix(corpus, vocab, rows)).astype(np.float32).tocsr()
 
 
-def keep_top(matrix: sp.csr_matrix, top: int) -> sp.csr_matrix:
-    """The `top` largest entries of every row."""
-    keep = np.zeros(matrix.nnz, dtype=bool)
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        if end - start <= top:
-            keep[start:end] = True
-        else:
-            keep[start + np.argpartition(-matrix.data[start:end], top)[:top]] = True
-    coo = matrix.tocoo()
-    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape, dtype=np.float32)
-
-
 @dataclass
 class TitleMemory:
     texts: list[str]                 # distinct normalised training titles
@@ -60,7 +47,7 @@ class TitleMemory:
     @classmethod
     def build(cls, corpus: PlaylistCorpus, vocab: Vocab, texts: list[str], groups: Sequence[np.ndarray],
               top: int) -> "TitleMemory":
-        return cls(list(texts), keep_top(group_means(corpus, vocab, groups)[:, :vocab.n_tracks].tocsr(), top))
+        return cls(list(texts), top_k_per_row(group_means(corpus, vocab, groups)[:, :vocab.n_tracks].tocsr(), top))
 
     def scores(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Remembered track scores [B, n_tracks] of normalised titles, and which titles were remembered."""

@@ -85,6 +85,21 @@ def build_corpus(playlists: Iterable[dict], vocab: Vocab) -> PlaylistCorpus:
     return recorder.corpus(vocab)
 
 
+def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """The k largest entries of each row of a CSR matrix (the rest dropped)."""
+    data, indices, indptr = [], [], [0]
+    for i in range(m.shape[0]):
+        lo, hi = m.indptr[i], m.indptr[i + 1]
+        row, cols = m.data[lo:hi], m.indices[lo:hi]
+        if hi - lo > k:
+            top = np.argpartition(-row, k)[:k]
+            row, cols = row[top], cols[top]
+        data.append(row)
+        indices.append(cols)
+        indptr.append(indptr[-1] + len(row))
+    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=m.shape)
+
+
 def rows_to_matrix(rows: Sequence[np.ndarray], vocab: Vocab, track_weights: Sequence[np.ndarray] | None = None,
                    artist_weight: float = 1.0) -> sp.csr_matrix:
     """Sparse [tracks | artists] matrix, one row per list of track ids; an artist takes `artist_weight`."""
