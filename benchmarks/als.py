@@ -33,7 +33,7 @@ from dae_ablation import held_out_split
 from mpd.atomic import atomic_write
 from mpd.matrix import build_corpus, rows_to_matrix, seed_ids
 from mpd.metrics import score_all, summarize
-from mpd.vocab import build_vocab
+from mpd.matrix import build_vocab
 from models.als import ALSConfig
 from models.base import fill
 from models.dae import DAE, DAEConfig

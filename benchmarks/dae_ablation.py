@@ -30,7 +30,7 @@ from mpd.matrix import build_corpus
 from mpd.metrics import coverage
 from mpd.split import assign_categories, hold_out
 from mpd.synth import synthetic_playlists
-from mpd.vocab import build_vocab
+from mpd.matrix import build_vocab
 from models.dae import DAE, DAEConfig
 from models.popularity import Popularity
 from models.validation import validate

@@ -1,15 +1,12 @@
-"""Choose the blend's member weights on validation playlists carved from the training set.
+"""Choose the blend's member weights on the validation playlists carved before any model trained.
 
-The DAE set its own validation playlists aside (DAEConfig.val_per_category, seed); the same carve is
-reused here, so the DAE has never trained on them. Each peer (item-kNN, ALS) is refitted on the other
-training playlists with its saved settings and the CNN's title memory rebuilt without them (the CNN's
-network did see their titles: a small optimism shared by every candidate), every part scores the validation queries once, and a grid
-over the weights (coordinate ascent, a few rounds) keeps the best mean R-precision. A weight of 0 drops
-the member: a peer joins the submission only if it helped on validation.
+No member (DAE, CNN and its title memory, item-kNN, ALS) trained on those playlists, so every part
+scores the validation queries once as it is, and a grid over the weights (coordinate ascent, a few
+rounds) keeps the best mean R-precision. A weight of 0 drops the member: a peer joins the submission
+only if it helped on validation.
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -19,17 +16,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from models import store
 from models.base import top_n
-from models.charcnn import CharCNN, group_titles
+from models.charcnn import CharCNN
 from models.dae import DAE
 from models.registry import model_class
-from models.title_memory import TitleMemory
 from mpd.challenge import Query
 from mpd.errors import UserError
-from mpd.matrix import PlaylistCorpus
 from mpd.metrics import Answer, score_all, summarize
-from mpd.split import carve_validation
+from mpd.split import Validation
 from mpd.vocab import Vocab
 
 from .blend import MMCF, combine
@@ -43,8 +37,6 @@ class BlendConfig:
     steps: int = 10                              # weights tried: 0, 1/steps, …, max_weight
     max_weight: float = 0.9                      # the DAE always keeps at least 1 − Σβ ≥ 0.1 in total
     rounds: int = 2                              # coordinate-ascent passes over the members
-    val_per_category: int = 0                    # 0: reuse the DAE's validation carve (it never saw them)
-    seed: int = 0
 
     def __post_init__(self) -> None:
         self.members = tuple(self.members)
@@ -65,7 +57,7 @@ class _Parts:
     peers: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def fit_blend(dae: DAE, cnn: CharCNN, model_dir: str | Path, corpus: PlaylistCorpus, vocab: Vocab,
+def fit_blend(dae: DAE, cnn: CharCNN, model_dir: str | Path, validation: Validation, vocab: Vocab,
               config: BlendConfig | None = None) -> tuple[MMCF, dict]:
     """The MMCF ensemble with validated member weights, and a report (weights, validation R-precision)."""
     config = config or BlendConfig()
@@ -74,42 +66,17 @@ def fit_blend(dae: DAE, cnn: CharCNN, model_dir: str | Path, corpus: PlaylistCor
     skipped = sorted(set(config.members) - set(available))
     if skipped:
         log.info("blend: %s not trained in %s, not tried", ", ".join(skipped), model_dir)
-    per_category = config.val_per_category or dae.config.val_per_category
-    seed = dae.config.seed if not config.val_per_category else config.seed
-    if per_category <= 0:
-        raise UserError("blend: the DAE was trained without validation playlists (val_per_category=0); "
-                        "set the blend's val_per_category")
-    rows, queries, answers = carve_validation(corpus, vocab, per_category, seed)
-    parts = _score_parts(dae, title_model_without(cnn, corpus, vocab, rows),
-                         {m: _refit(m, model_dir, corpus.subset(rows), vocab) for m in available}, queries, answers)
+    if not validation.queries:
+        raise UserError(f"{model_dir}: no validation playlists to choose the blend's weights on "
+                        "(trained with --val-per-category 0)")
+    members = {m: model_class(m).load(model_dir / m, vocab) for m in available}
+    parts = _score_parts(dae, cnn, members, validation.queries, validation.answers)
     weights, history = _search(parts, available, config, vocab)
-    report = {"validation_queries": len(queries), "validation_r_precision": history,
+    report = {"validation_queries": len(validation.queries), "validation_r_precision": history,
               "plain_mmcf_r_precision": history[0]["r_precision"], "r_precision": history[-1]["r_precision"]}
-    members = {m: model_class(m).load(model_dir / m, vocab) for m in available if weights[m] > 0}
     log.info("blend weights %s: validation R-precision %.4f (plain MMCF %.4f)", weights,
              report["r_precision"], report["plain_mmcf_r_precision"])
-    return MMCF(dae, cnn, members, weights), report
-
-
-def _refit(kind: str, model_dir: Path, corpus: PlaylistCorpus, vocab: Vocab):
-    """The peer with its saved settings, fitted on the training playlists outside the validation carve."""
-    cls = model_class(kind)
-    manifest = store.read_manifest(model_dir / kind, kind, vocab)
-    config_cls = getattr(cls, "config_class", None)
-    model = cls(store.config_from(config_cls, manifest["config"])) if config_cls else cls()
-    log.info("blend: refitting %s on %d playlists (validation held out)", kind, len(corpus))
-    return model.fit(corpus, vocab)
-
-
-def title_model_without(cnn: CharCNN, corpus: PlaylistCorpus, vocab: Vocab, rows) -> CharCNN:
-    """The title model with its title memory rebuilt without the validation playlists (they must not
-    answer for themselves); the network itself is kept."""
-    if cnn.memory is None:
-        return cnn
-    data = group_titles(corpus, rows, cnn.chars)
-    held = copy.copy(cnn)
-    held.memory = TitleMemory.build(corpus, vocab, data.texts, data.groups, cnn.config.memory_top)
-    return held
+    return MMCF(dae, cnn, {m: members[m] for m in available if weights[m] > 0}, weights), report
 
 
 def _score_parts(dae: DAE, cnn: CharCNN, peers: Mapping, queries: list[Query], answers: dict) -> _Parts:

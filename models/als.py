@@ -73,7 +73,7 @@ class ALS(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ALS":
         manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(ALSConfig, manifest["config"]))
+        model = cls(config_from(ALSConfig, manifest["config"], Path(directory) / "manifest.json"))
         model.vocab = vocab
         model.item_factors = load_tensors(Path(directory) / "factors.pt")["item_factors"]
         return model

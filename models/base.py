@@ -20,6 +20,11 @@ class Recommender(abc.ABC):
     """A model over one vocabulary. Subclasses implement fit, score, save and load."""
 
     kind: ClassVar[str]
+    config_class: ClassVar[type | None] = None   # the settings dataclass, if the model has settings
+    uses_validation: ClassVar[bool] = False      # fit takes `validation` (epochs chosen on it)
+    resumable: ClassVar[bool] = False            # fit takes `checkpoint_dir` and `resume`
+    needs_teacher: ClassVar[bool] = False        # fit takes `teacher` (the frozen DAE's targets)
+    data_parallel: ClassVar[bool] = False        # fit trains data-parallel under torchrun
 
     def __init__(self) -> None:
         self.vocab: Vocab | None = None
@@ -57,8 +62,7 @@ def top_n(scores: torch.Tensor, queries: Sequence[Query], vocab: Vocab, n: int) 
         ids = seed_ids(query, vocab)
         if len(ids):
             scores[row, torch.from_numpy(ids)] = -torch.inf
-    k = min(n, vocab.n_tracks)
-    values, indices = torch.topk(scores, k, dim=1)
+    values, indices = stable_top_k(scores, min(n, vocab.n_tracks))
     result = []
     for row, query in enumerate(queries):
         ids = indices[row][torch.isfinite(values[row])].tolist()
@@ -67,6 +71,20 @@ def top_n(scores: torch.Tensor, queries: Sequence[Query], vocab: Vocab, n: int) 
             uris += fill(uris, query.seeds, vocab.fill_uris, n - len(uris))
         result.append(uris)
     return result
+
+
+def stable_top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.topk with ties ranked by index (lower first), so rankings do not depend on topk's tie order."""
+    values, indices = torch.topk(scores, k, dim=1)
+    kth = values[:, -1:]
+    straddling = ((scores == kth).sum(1) > (values == kth).sum(1)).nonzero().ravel().tolist()
+    for row in straddling:          # ties cross the k-th place: keep the lowest indices among them
+        above = (scores[row] > kth[row]).nonzero().ravel()
+        indices[row] = torch.cat([above, (scores[row] == kth[row]).nonzero().ravel()[:k - len(above)]])
+        values[row] = scores[row, indices[row]]
+    indices, order = indices.sort(dim=1)
+    values, order = values.gather(1, order).sort(dim=1, descending=True, stable=True)
+    return values, indices.gather(1, order)
 
 
 def fill(chosen: list[str], seeds: list[str], pool: list[str], count: int) -> list[str]:

@@ -33,11 +33,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from mpd.challenge import CATEGORIES, Query
+from mpd.challenge import Query
 from mpd.errors import UserError
 from mpd.matrix import PlaylistCorpus, item_matrix
 from mpd.metrics import Answer
-from mpd.titles import MODES, PAD, CharVocab, normalize_title
+from mpd.split import Validation
+from mpd.titles import MODES, PAD, CharVocab
 from mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Recommender, popularity_scores
@@ -80,7 +81,6 @@ class CNNConfig:
     teacher: bool = True             # ask for the frozen DAE as teacher (`needs_teacher`); False: true items
     teacher_rows: int = 0            # playlists per title whose teacher targets are averaged (0: all of them)
     teacher_top: int = 5000          # largest entries kept of each title's mean teacher target
-    val_queries: int = 500           # category-1 validation queries carved from the training playlists
     memory_weight: float = 0.5       # blend with the title memory for titles seen in training (0: CNN alone)
     memory_top: int = 1000           # tracks remembered per title
     chunk_items: int = 65536         # output items per chunk of the fused loss
@@ -157,6 +157,7 @@ class TitleData:
 class CharCNN(Recommender):
     kind = "cnn"
     config_class = CNNConfig
+    uses_validation = True  # the epoch is chosen on the validation playlists' titles
     resumable = True        # fit takes checkpoint_dir and resume
 
     def __init__(self, config: CNNConfig | None = None) -> None:
@@ -180,24 +181,19 @@ class CharCNN(Recommender):
     # ---- training -------------------------------------------------------------------------------------------
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab, teacher: Teacher | None = None, *,
-            rows: Sequence[int] | None = None,
-            validation: tuple[Sequence[Query], dict[int, Answer]] | None = None,
-            checkpoint_dir: str | Path | None = None, resume: bool = False) -> "CharCNN":
-        """Train on `rows` of the corpus (all by default), keeping the epoch best on validation R-precision.
+            validation: Validation | None = None, checkpoint_dir: str | Path | None = None,
+            resume: bool = False) -> "CharCNN":
+        """Train on the corpus, keeping the epoch best on validation R-precision (the last without `validation`).
 
         `teacher(rows)` gives the targets of those corpus rows (e.g. the frozen DAE); without it the targets
-        are the true [tracks | artists] vectors. Validation queries are carved from the rows unless given
-        (then they must not be among `rows`). With `checkpoint_dir`, every epoch is saved there; with
-        `resume`, an interrupted run of the same data and settings continues from its last epoch.
+        are the true [tracks | artists] vectors. The validation playlists are asked with their title alone
+        (`Validation.title_only`). With `checkpoint_dir`, every epoch is saved there; with `resume`, an
+        interrupted run of the same data and settings continues from its last epoch.
         """
         cfg = self.config
         self.vocab = vocab
-        rows = np.arange(len(corpus)) if rows is None else np.asarray(rows, dtype=np.int64)
-        if validation is None:
-            rows, queries, answers = carve_title_queries(corpus, vocab, rows, cfg.val_queries, cfg.seed,
-                                                         cfg.normalizer)
-        else:
-            queries, answers = validation
+        rows = np.arange(len(corpus))
+        queries, answers = validation.title_only() if validation else ([], {})
         self.chars = CharVocab.build((corpus.titles[r] for r in rows), cfg.min_char_count, cfg.normalizer)
         data = group_titles(corpus, rows, self.chars)
         if not data.texts:
@@ -225,7 +221,7 @@ class CharCNN(Recommender):
             loss = self._epoch(epoch, optimizer, ids, weights, targets)
             score = self._validate(queries, answers)
             improved = state.record(epoch, score, self.net, cfg.patience, cfg.epochs)
-            log.info("title model epoch %d: loss %.2f, validation R-precision %.4f (%.1fs)", epoch, loss, score,
+            log.info("title model epoch %d: loss %.2f, validation R-precision %s (%.1fs)", epoch, loss, score,
                      time.perf_counter() - start)
             if directory is not None:
                 if improved:
@@ -275,9 +271,9 @@ class CharCNN(Recommender):
             total += loss.item() * len(batch)
         return total / len(order)
 
-    def _validate(self, queries: Sequence[Query], answers: dict[int, Answer]) -> float:
+    def _validate(self, queries: Sequence[Query], answers: dict[int, Answer]) -> float | None:
         if not queries:
-            return 0.0
+            return None
         usable = [q for q in queries if self.chars.normalize(q.title)]
         table = validate(self, usable, {q.pid: answers[q.pid] for q in usable})
         return float(table.loc["all", "r_precision"])
@@ -365,7 +361,7 @@ class CharCNN(Recommender):
     def load(cls, directory: str | Path, vocab: Vocab) -> "CharCNN":
         directory = Path(directory)
         manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(CNNConfig, manifest["config"]))
+        model = cls(config_from(CNNConfig, manifest["config"], Path(directory) / "manifest.json"))
         model.vocab = vocab
         model.chars = CharVocab.load(directory / CHAR_VOCAB_FILE)
         if len(model.chars) != manifest.get("n_chars") or model.chars.mode != model.config.normalizer:
@@ -393,13 +389,14 @@ class _TrainState:
     history: list | None = None
     done: bool = False
 
-    def record(self, epoch: int, score: float, net: nn.Module, patience: int, max_epochs: int) -> bool:
-        """Note an epoch's validation score; True if it is the best so far."""
+    def record(self, epoch: int, score: float | None, net: nn.Module, patience: int, max_epochs: int) -> bool:
+        """Note an epoch's validation score (None: no validation, the latest epoch counts as best);
+        True if it is the best so far."""
         self.epoch = epoch
         self.history = (self.history or []) + [score]
-        improved = score > self.best_score
+        improved = score is None or score > self.best_score
         if improved:
-            self.best_epoch, self.best_score = epoch, score
+            self.best_epoch, self.best_score = epoch, (self.best_score if score is None else score)
             self.best = {k: v.detach().clone() for k, v in net.state_dict().items()}
         self.done = epoch >= max_epochs or epoch - self.best_epoch >= patience
         return improved
@@ -414,30 +411,6 @@ class _TrainState:
     def from_dict(cls, saved: dict, best: dict) -> "_TrainState":
         return cls(saved["epoch"], saved["best_epoch"], saved["best_score"], best, list(saved["history"]),
                    saved["done"])
-
-
-def carve_title_queries(corpus: PlaylistCorpus, vocab: Vocab, rows: np.ndarray, n: int, seed: int,
-                        mode: str = "unicode") -> tuple[np.ndarray, list[Query], dict[int, Answer]]:
-    """Category-1 queries (title only, 10–50 known tracks) out of `rows`: (rows left, queries, answers).
-
-    Like mpd.split.carve_validation restricted to category 1, which the title model is judged on; that one
-    carves all ten categories and needs long playlists the title model has no use for.
-    """
-    category = CATEGORIES[0]
-    lengths = np.array([len(corpus.tracks(r)) for r in rows])
-    fits = (lengths >= category.min_length) & (lengths <= category.max_length)
-    titled = np.array([bool(normalize_title(corpus.titles[r], mode)) for r in rows], dtype=bool)
-    candidates = rows[fits & titled] if len(rows) else rows
-    rng = np.random.default_rng([seed, 7])
-    chosen = np.sort(rng.choice(candidates, size=min(n, len(candidates) // 5), replace=False))
-    queries, answers = [], {}
-    for row in chosen:
-        tracks = corpus.tracks(row)
-        pid = int(corpus.pids[row])
-        queries.append(Query(pid=pid, title=corpus.titles[row], category=1))
-        answers[pid] = Answer(1, [vocab.track_uris[i] for i in tracks],
-                              sorted({vocab.track_artist_uris[i] for i in tracks}))
-    return np.setdiff1d(rows, chosen), queries, answers
 
 
 def group_titles(corpus: PlaylistCorpus, rows: np.ndarray, chars: CharVocab) -> TitleData:

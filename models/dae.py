@@ -25,7 +25,7 @@ from mpd.challenge import Query
 from mpd.errors import UserError
 from mpd.matrix import InputWeights, PlaylistCorpus, item_matrix, query_matrix
 from mpd.metrics import score_all, summarize
-from mpd.split import carve_validation
+from mpd.split import Validation
 from mpd.vocab import Vocab
 
 from . import distributed
@@ -105,7 +105,6 @@ class DAEConfig:
     negative_power: float = 0.5    # negatives drawn ∝ (playlist count + 1) ** power
     head_negatives: int = 32768    # the most frequent items always in the loss (exact), the rest sampled
     chunk_items: int = 32768       # output items per chunk of the exact loss
-    val_per_category: int = 50     # validation playlists carved per category (0: no validation)
     score_batch: int = 512
     seed: int = 0
     inputs: InputWeights = field(default_factory=InputWeights)
@@ -513,6 +512,7 @@ class DAE(Recommender):
 
     kind = "dae"
     config_class = DAEConfig
+    uses_validation = True  # each network is early-stopped on the validation playlists of its categories
     resumable = True        # fit takes checkpoint_dir and resume
     data_parallel = True    # fit trains data-parallel under torchrun (models/distributed.py)
 
@@ -580,27 +580,24 @@ class DAE(Recommender):
 
     # ---- training
 
-    def fit(self, corpus: PlaylistCorpus, vocab: Vocab, checkpoint_dir: str | Path | None = None,
-            resume: bool = False) -> "DAE":
-        """Train every configured network on the corpus, each early-stopped on its validation categories.
+    def fit(self, corpus: PlaylistCorpus, vocab: Vocab, validation: Validation | None = None,
+            checkpoint_dir: str | Path | None = None, resume: bool = False) -> "DAE":
+        """Train every configured network on the corpus, each early-stopped on its validation categories
+        (without `validation`, each runs all its epochs).
 
         Under torchrun (WORLD_SIZE > 1) the processes train data-parallel: see `_Run.epoch`.
         """
         distributed.init_from_env(self.device)
         self.vocab = vocab
         cfg = self.config
-        if cfg.val_per_category > 0:
-            rows, queries, answers = carve_validation(corpus, vocab, cfg.val_per_category, cfg.seed)
-        else:
-            rows, queries, answers = np.arange(len(corpus)), [], {}
-        data = _Training(corpus, vocab, rows)
+        data = _Training(corpus, vocab, np.arange(len(corpus)))
         if len(data) == 0:
             raise UserError("no training playlists left for the DAE")
         fingerprint = _fingerprint(data)
         for index, name in enumerate(cfg.configs):
             variant = VARIANTS[name]
-            val = [q for q in queries if q.category in variant.categories]
-            run = _Run(self, variant, index, data, val, answers, fingerprint,
+            queries, answers = validation.of_categories(variant.categories) if validation else ([], {})
+            run = _Run(self, variant, index, data, queries, answers, fingerprint,
                        Path(checkpoint_dir) if checkpoint_dir else None)
             self.nets[name], self.history[name] = run.train(resume)
         return self
@@ -618,7 +615,7 @@ class DAE(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "DAE":
         manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(DAEConfig, manifest["config"]))
+        model = cls(config_from(DAEConfig, manifest["config"], Path(directory) / "manifest.json"))
         model.vocab = vocab
         model.history = manifest.get("history", {})
         for name in manifest.get("networks", []):

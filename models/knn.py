@@ -56,7 +56,7 @@ class ItemKNN(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":
         manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(KNNConfig, manifest["config"]))
+        model = cls(config_from(KNNConfig, manifest["config"], Path(directory) / "manifest.json"))
         model.vocab = vocab
         model.similarity = sp.load_npz(Path(directory) / "similarity.npz").tocsr()
         return model

@@ -17,7 +17,7 @@ from mpd.atomic import atomic_write
 from mpd.errors import UserError
 from mpd.vocab import Vocab
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: trained without the validation carve recorded in MODEL_DIR/validation
 VOCAB_FILE = "vocab.json.gz"
 
 
@@ -58,10 +58,14 @@ def read_manifest(directory: str | Path, kind: str, vocab: Vocab) -> dict:
     return manifest
 
 
-def config_from(cls: type, data: dict) -> Any:
-    """Rebuild a config dataclass, ignoring keys it does not know."""
+def config_from(cls: type, data: dict, where: str | Path = "manifest") -> Any:
+    """Rebuild a config dataclass; a key it does not know is refused (the model was saved by another version)."""
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"{where}: unknown {cls.__name__} setting(s) {', '.join(unknown)}; the model was saved by "
+                        "another version of mmcf: retrain it")
+    return cls(**data)
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, quoted
 from .reader import _check_fields, check_track, load_json
 
 
@@ -66,7 +66,7 @@ def query_from_challenge(playlist: dict, path, index: int) -> Query:
         check_track(track, path, pid, i)
     title = playlist.get("name")
     if title is not None and not isinstance(title, str):
-        raise DataError(path, f"'name' should be a string, got {title!r:.40}", pid)
+        raise DataError(path, f"'name' should be a string, got {quoted(title, 40)}", pid)
     if not tracks and not (title and title.strip()):
         raise DataError(path, "playlist has neither seed tracks nor a title: nothing to continue from", pid)
     positions = [t.get("pos") for t in tracks]

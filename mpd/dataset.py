@@ -1,32 +1,56 @@
-"""Read a training MPD directory into a vocabulary and a corpus, in one streaming pass."""
+"""Read a training MPD directory in one streaming pass: vocabulary, corpus, validation carve, fingerprint."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from tqdm import tqdm
 
-from .matrix import CorpusRecorder, PlaylistCorpus, build_corpus
+from .fingerprint import SourceDigest
+from .matrix import CorpusRecorder, PlaylistCorpus
 from .reader import count_playlists, read_playlists
-from .vocab import Vocab, VocabConfig, build_vocab
+from .split import Validation, ValidationConfig, carve_validation
+from .vocab import Vocab, VocabConfig
 
 log = logging.getLogger(__name__)
 
 
-def _stream(path: str | Path, desc: str, validate: bool):
-    return tqdm(read_playlists(path, validate=validate), total=count_playlists(path), desc=desc,
-                unit=" playlists", unit_scale=True, leave=False)
+@dataclass
+class TrainingData:
+    """What every model trains on: the playlists left after the validation carve, and the carve itself."""
+
+    vocab: Vocab
+    corpus: PlaylistCorpus          # training playlists, validation playlists removed
+    validation: Validation
+    source: dict                    # fingerprint of the files read (mpd.fingerprint)
 
 
-def load_training(path: str | Path, config: VocabConfig | None = None,
-                  vocab: Vocab | None = None) -> tuple[Vocab, PlaylistCorpus]:
-    """Vocabulary (built unless given) and corpus of the playlists under `path`."""
-    if vocab is None:
-        recorder = CorpusRecorder()
-        vocab = build_vocab(recorder.record(_stream(path, "reading", validate=True)), config)
-        corpus = recorder.corpus(vocab)
-    else:
-        corpus = build_corpus(_stream(path, "reading", validate=False), vocab)
-    log.info("%d playlists, %d tracks and %d artists in the vocabulary", len(corpus), vocab.n_tracks,
-             vocab.n_artists)
-    return vocab, corpus
+def load_training(path: str | Path, config: VocabConfig | None = None, vocab: Vocab | None = None,
+                  validation: Validation | ValidationConfig | None = None) -> TrainingData:
+    """Read the playlists under `path` (see `from_playlists`), with the fingerprint of the files read."""
+    digest = SourceDigest()
+    stream = tqdm(read_playlists(path, validate=vocab is None, digest=digest), total=count_playlists(path),
+                  desc="reading", unit=" playlists", unit_scale=True, leave=False)
+    data = from_playlists(stream, config, vocab, validation)
+    data.source = digest.summary()
+    return data
+
+
+def from_playlists(playlists: Iterable[dict], config: VocabConfig | None = None, vocab: Vocab | None = None,
+                   validation: Validation | ValidationConfig | None = None) -> TrainingData:
+    """Carve validation playlists (or drop those of a given carve), then count the vocabulary (unless
+    given) over the rest and map them onto it."""
+    recorder = CorpusRecorder()
+    for _ in recorder.record(playlists):
+        pass
+    if not isinstance(validation, Validation):
+        validation = carve_validation(recorder, validation or ValidationConfig(per_category=0))
+    held = validation.pids
+    rows = [r for r, pid in enumerate(recorder.pids) if pid not in held]
+    vocab = vocab or recorder.vocab(config, rows)
+    corpus = recorder.corpus(vocab, rows)
+    log.info("%d training playlists (%d held out for validation), %d tracks and %d artists in the vocabulary",
+             len(corpus), len(held), vocab.n_tracks, vocab.n_artists)
+    return TrainingData(vocab, corpus, validation, {})

@@ -17,3 +17,11 @@ class DataError(UserError):
             where += f", pid {pid}"
         super().__init__(f"{where}: {problem}")
         self.path, self.problem, self.pid, self.line = path, problem, pid, line
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """A value for an error message: quoted, and cut to `limit` characters with an ellipsis (quotes closed)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else value[:limit] + "…")
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

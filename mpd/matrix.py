@@ -9,7 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .challenge import Query
-from .vocab import Vocab
+from .errors import UserError
+from .vocab import Vocab, VocabConfig, vocab_from_counts
 
 
 @dataclass
@@ -46,53 +47,120 @@ class PlaylistCorpus:
 class CorpusRecorder:
     """Records playlists as they stream by (provisional track ids), to map onto a vocabulary afterwards.
 
-    This lets one reading pass both count the vocabulary and keep the corpus: the provisional ids cost
-    one int32 per track occurrence and one dict entry per distinct track.
+    This lets one reading pass count the vocabulary, keep the corpus and carve validation playlists: the
+    provisional ids cost one int32 per track occurrence; each distinct track keeps its URI, name and
+    artist, each distinct artist its URI and name.
     """
 
     def __init__(self) -> None:
-        self.uri_ids: dict[str, int] = {}
+        self.track_ids: dict[str, int] = {}
+        self.track_names: list[str] = []
+        self.track_artist: list[int] = []          # provisional artist id of each track
+        self.artist_ids: dict[str, int] = {}
+        self.artist_names: list[str] = []
         self.pids: list[int] = []
         self.titles: list[str] = []
         self.chunks: list[np.ndarray] = []
 
+    def __len__(self) -> int:
+        return len(self.pids)
+
     def record(self, playlists: Iterable[dict]) -> Iterator[dict]:
         """Pass the playlists through, recording each."""
-        uri_ids = self.uri_ids
         for playlist in playlists:
             tracks = playlist["tracks"]
-            self.chunks.append(np.fromiter((uri_ids.setdefault(t["track_uri"], len(uri_ids)) for t in tracks),
-                                           dtype=np.int32, count=len(tracks)))
+            self.chunks.append(np.fromiter(map(self._track_id, tracks), dtype=np.int32, count=len(tracks)))
             self.pids.append(playlist["pid"])
             self.titles.append(playlist.get("name") or "")
             yield playlist
 
-    def corpus(self, vocab: Vocab) -> PlaylistCorpus:
-        """The recorded playlists as vocabulary ids, in order."""
+    def _track_id(self, track: dict) -> int:
+        index = self.track_ids.get(track["track_uri"])
+        if index is None:
+            index = self.track_ids[track["track_uri"]] = len(self.track_names)
+            self.track_names.append(track["track_name"])
+            artist = self.artist_ids.setdefault(track["artist_uri"], len(self.artist_ids))
+            if artist == len(self.artist_names):
+                self.artist_names.append(track["artist_name"])
+            self.track_artist.append(artist)
+        return index
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(c) for c in self.chunks], dtype=np.int64)
+
+    def playlists(self, rows: Sequence[int]) -> list[dict]:
+        """Recorded playlists in MPD form (pid, name, tracks with URIs and names)."""
+        track_uris, artist_uris = list(self.track_ids), list(self.artist_ids)
+
+        def track(i: int) -> dict:
+            artist = self.track_artist[i]
+            return {"track_uri": track_uris[i], "track_name": self.track_names[i],
+                    "artist_uri": artist_uris[artist], "artist_name": self.artist_names[artist]}
+        return [{"pid": self.pids[r], "name": self.titles[r], "tracks": [track(i) for i in self.chunks[r].tolist()]}
+                for r in rows]
+
+    def vocab(self, config: VocabConfig | None = None, rows: Sequence[int] | None = None) -> Vocab:
+        """The vocabulary counted over the recorded playlists (or some of their rows)."""
+        chunks = self.chunks if rows is None else [self.chunks[r] for r in rows]
+        if not chunks:
+            raise UserError("no training playlists: cannot build a vocabulary")
+        distinct = [np.unique(c) for c in chunks]
+        track_artist = np.array(self.track_artist, dtype=np.int64)
+        track_counts = np.bincount(np.concatenate(distinct), minlength=len(self.track_names))
+        artist_counts = np.bincount(np.concatenate([np.unique(track_artist[d]) for d in distinct]),
+                                    minlength=len(self.artist_names))
+        artist_uris = list(self.artist_ids)
+        seen = track_counts > 0
+        tracks = {uri: (int(count), name, artist_uris[artist]) for uri, count, name, artist, ok
+                  in zip(self.track_ids, track_counts, self.track_names, self.track_artist, seen) if ok}
+        artists = {uri: (int(count), name) for uri, count, name
+                   in zip(artist_uris, artist_counts, self.artist_names) if count > 0}
+        return vocab_from_counts(tracks, artists, config)
+
+    def corpus(self, vocab: Vocab, rows: Sequence[int] | None = None) -> PlaylistCorpus:
+        """The recorded playlists (or some of their rows) as vocabulary ids, in order."""
+        rows = range(len(self.chunks)) if rows is None else rows
         index = vocab.track_index
-        lookup = np.fromiter((index.get(u, -1) for u in self.uri_ids), dtype=np.int64, count=len(self.uri_ids))
-        lengths = np.array([len(c) for c in self.chunks], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        track_ids = lookup[np.concatenate(self.chunks)] if self.chunks else np.zeros(0, np.int64)
-        return PlaylistCorpus(np.array(self.pids, dtype=np.int64), self.titles, indptr, track_ids)
+        lookup = np.fromiter((index.get(u, -1) for u in self.track_ids), dtype=np.int64,
+                             count=len(self.track_ids))
+        chunks = [self.chunks[r] for r in rows]
+        lengths = np.array([len(c) for c in chunks], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        track_ids = lookup[np.concatenate(chunks)] if chunks else np.zeros(0, np.int64)
+        return PlaylistCorpus(np.array([self.pids[r] for r in rows], dtype=np.int64),
+                              [self.titles[r] for r in rows], indptr, track_ids)
+
+
+def record_all(playlists: Iterable[dict]) -> CorpusRecorder:
+    recorder = CorpusRecorder()
+    for _ in recorder.record(playlists):
+        pass
+    return recorder
+
+
+def build_vocab(playlists: Iterable[dict], config: VocabConfig | None = None) -> Vocab:
+    """Count tracks and artists per playlist over a stream and keep those above the cutoffs."""
+    return record_all(playlists).vocab(config)
 
 
 def build_corpus(playlists: Iterable[dict], vocab: Vocab) -> PlaylistCorpus:
     """Map a playlist stream onto vocabulary ids, keeping order."""
-    recorder = CorpusRecorder()
-    for _ in recorder.record(playlists):
-        pass
-    return recorder.corpus(vocab)
+    return record_all(playlists).corpus(vocab)
 
 
 def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """The k largest entries of each row of a CSR matrix (the rest dropped)."""
+    """The k largest entries of each row of a CSR matrix (the rest dropped); of entries tied with the k-th
+    largest, those of the lowest columns are kept (the same on every CPU and numpy version)."""
     data, indices, indptr = [], [], [0]
     for i in range(m.shape[0]):
         lo, hi = m.indptr[i], m.indptr[i + 1]
         row, cols = m.data[lo:hi], m.indices[lo:hi]
         if hi - lo > k:
-            top = np.argpartition(-row, k)[:k]
+            kth = np.partition(row, hi - lo - k)[hi - lo - k]
+            above, tied = np.flatnonzero(row > kth), np.flatnonzero(row == kth)
+            tied = tied[np.argsort(cols[tied], kind="stable")[:k - len(above)]]
+            top = np.sort(np.concatenate([above, tied]))
             row, cols = row[top], cols[top]
         data.append(row)
         indices.append(cols)

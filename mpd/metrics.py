@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 MAX_CLICKS = 51
-METRICS = ("r_precision", "ndcg", "clicks")
+METRICS = ("r_precision", "ndcg", "ndcg_g", "clicks")
+NDCG_FORMS = {"rules": "ndcg", "g": "ndcg_g"}   # `--ndcg` choices → metric column
 
 
 @dataclass
@@ -39,13 +40,17 @@ def r_precision(recs: Sequence[str], targets: set[str], target_artists: set[str]
     return score / len(targets)
 
 
-def ndcg(recs: Sequence[str], targets: set[str]) -> float:
-    """The challenge's NDCG: rank 1 undiscounted, rank i ≥ 2 discounted by log2(i)."""
+def ndcg(recs: Sequence[str], targets: set[str], ideal_hits: int | None = None) -> float:
+    """The challenge's NDCG: rank 1 undiscounted, rank i ≥ 2 discounted by log2(i).
+
+    The rules text takes the ideal DCG over the hits within the recommendations (`ideal_hits` None);
+    the top teams' evaluators, and the leaderboard's figures, over |G| (`ideal_hits=len(targets)`).
+    """
     hits = [i for i, uri in enumerate(recs, start=1) if uri in targets]
     if not hits:
         return 0.0
     dcg = sum(1.0 if i == 1 else 1.0 / math.log2(i) for i in hits)
-    idcg = 1.0 + sum(1.0 / math.log2(i) for i in range(2, len(hits) + 1))
+    idcg = 1.0 + sum(1.0 / math.log2(i) for i in range(2, (ideal_hits or len(hits)) + 1))
     return dcg / idcg
 
 
@@ -60,7 +65,7 @@ def clicks(recs: Sequence[str], targets: set[str]) -> int:
 def score_playlist(recs: Sequence[str], answer: Answer, artist_of: Mapping[str, str]) -> dict[str, float]:
     targets = set(answer.tracks)
     return {"r_precision": r_precision(recs, targets, set(answer.artists), artist_of),
-            "ndcg": ndcg(recs, targets), "clicks": clicks(recs, targets)}
+            "ndcg": ndcg(recs, targets), "ndcg_g": ndcg(recs, targets, len(targets)), "clicks": clicks(recs, targets)}
 
 
 def score_all(recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer],

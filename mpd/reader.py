@@ -11,7 +11,8 @@ from typing import Any, Iterator
 import ujson
 
 from .atomic import open_text
-from .errors import DataError, UserError
+from .errors import DataError, UserError, quoted
+from .fingerprint import SourceDigest
 
 SLICE_PATTERN = re.compile(r"^mpd\.slice\.(\d+)-(\d+)\.json(\.gz)?$")
 URI_PATTERN = {
@@ -43,11 +44,15 @@ def slice_files(path: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def load_json(path: str | Path) -> Any:
-    """Parse one JSON file, turning every read or parse failure into a DataError naming the file."""
+def load_json(path: str | Path, digest: SourceDigest | None = None) -> Any:
+    """Parse one JSON file (gzipped if `.gz`), turning every read or parse failure into a DataError naming
+    the file; `digest` records the file's bytes as they are read."""
+    path = Path(path)
     try:
-        with open_text(path) as f:
-            return ujson.load(f)
+        raw = path.read_bytes()
+        if digest is not None:
+            digest.add(path.name, raw)
+        return ujson.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -81,7 +86,7 @@ def _check_fields(obj: Any, required: dict, optional: dict, path, pid, what: str
         if value is None and name in optional:
             continue
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise DataError(path, f"{what} field '{name}' should be {kind.__name__}, got {value!r:.40}", pid)
+            raise DataError(path, f"{what} field '{name}' should be {kind.__name__}, got {quoted(value, 40)}", pid)
 
 
 def check_track(track: Any, path, pid, index: int) -> None:
@@ -91,7 +96,7 @@ def check_track(track: Any, path, pid, index: int) -> None:
     for kind in ("track", "artist"):
         uri = track[f"{kind}_uri"]
         if not URI_PATTERN[kind].match(uri):
-            raise DataError(path, f"{what} has a malformed {kind}_uri {uri!r:.60}", pid)
+            raise DataError(path, f"{what} has a malformed {kind}_uri {quoted(uri, 60)}", pid)
 
 
 def check_playlist(playlist: Any, path, index: int | None = None) -> None:
@@ -105,9 +110,9 @@ def check_playlist(playlist: Any, path, index: int | None = None) -> None:
         check_track(track, path, pid, i)
 
 
-def read_slice(path: Path, validate: bool = True) -> list[dict]:
+def read_slice(path: Path, validate: bool = True, digest: SourceDigest | None = None) -> list[dict]:
     """All playlists of one slice file."""
-    data = load_json(path)
+    data = load_json(path, digest)
     if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
         raise DataError(path, "expected an object with a 'playlists' list (is this an MPD slice?)")
     if validate:
@@ -116,11 +121,12 @@ def read_slice(path: Path, validate: bool = True) -> list[dict]:
     return data["playlists"]
 
 
-def read_playlists(path: str | Path, validate: bool = True) -> Iterator[dict]:
+def read_playlists(path: str | Path, validate: bool = True,
+                   digest: SourceDigest | None = None) -> Iterator[dict]:
     """Stream every playlist of an MPD directory (slice order) or one slice file; pids must be unique."""
     seen: set[int] = set()
     for file in slice_files(path):
-        for playlist in read_slice(file, validate):
+        for playlist in read_slice(file, validate, digest):
             pid = playlist["pid"]
             if pid in seen:
                 raise DataError(file, "duplicate pid (already seen in an earlier playlist)", pid)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -10,12 +11,12 @@ import ujson
 from tqdm import tqdm
 
 from .atomic import atomic_write
-from .challenge import CATEGORIES, Category, Query
+from .challenge import CATEGORIES, Category, Query, query_from_challenge
 from .errors import DataError, UserError
-from .matrix import PlaylistCorpus
+from .fingerprint import SourceDigest
+from .matrix import CorpusRecorder
 from .metrics import Answer
-from .reader import load_json, read_slice, slice_files
-from .vocab import Vocab
+from .reader import SLICE_PATTERN, load_json, read_slice, slice_files
 
 log = logging.getLogger(__name__)
 # The most constrained categories pick first, so the long playlists go where they are needed.
@@ -69,26 +70,39 @@ def hold_out(playlist: dict, category: Category, rng: np.random.Generator) -> tu
     return entry, answer
 
 
+SPLIT_FILE = "split.json"
+
+
 def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed: int) -> dict[str, Path]:
     """Write OUT/train/ slices without the held-out playlists, OUT/challenge_set.json and OUT/answers.json.
 
-    Resumable: slices already written by an earlier run with the same settings are kept.
+    Resumable: slices already written by an earlier run are kept only if that run had the same settings
+    and the same source files (names, sizes and a digest of their bytes); otherwise every slice is
+    rewritten and slices the source no longer has are removed.
     """
     out_dir = Path(out_dir)
     files = slice_files(mpd_dir)
-    settings = {"source": str(Path(mpd_dir).resolve()), "per_category": per_category, "seed": seed}
-    resume = _same_settings(out_dir / "split.json", settings)
-    lengths, titles, where = _scan(files)
+    digest = SourceDigest()
+    lengths, titles, where = _scan(files, digest)
+    settings = {"per_category": per_category, "seed": seed, "source": digest.summary()}
+    earlier = load_json(out_dir / SPLIT_FILE) if (out_dir / SPLIT_FILE).exists() else None
+    resume = earlier == settings
+    if earlier is not None and not resume:
+        log.warning("%s: an earlier split with other settings or source data is replaced", out_dir)
     chosen = assign_categories(lengths, titles, per_category, np.random.default_rng(seed))
     by_file: dict[int, dict[int, int]] = {}
     for row, category in chosen.items():
         by_file.setdefault(where[row][0], {})[where[row][1]] = category
-    with atomic_write(out_dir / "split.json") as f:
+    _remove_other_slices(out_dir / "train", {f.name for f in files})
+    with atomic_write(out_dir / SPLIT_FILE) as f:
         ujson.dump(settings, f)
     rng = np.random.default_rng([seed, 1])
     entries, answers = [], {}
+    again = SourceDigest()
     for number, file in enumerate(tqdm(files, desc="split", unit=" slices", leave=False)):
-        playlists = read_slice(file)
+        playlists = read_slice(file, validate=False, digest=again)
+        if again.files[file.name] != digest.files[file.name]:
+            raise DataError(file, "changed while it was being split; run the split again")
         held = by_file.get(number, {})
         for index, category in sorted(held.items()):
             entry, answer = hold_out(playlists[index], CATEGORIES[category - 1], rng)
@@ -98,31 +112,39 @@ def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed:
         if not (resume and target.exists()):
             kept = [p for i, p in enumerate(playlists) if i not in held]
             with atomic_write(target) as f:
-                ujson.dump({"info": {"generated_by": "mmcf split", **settings}, "playlists": kept}, f,
-                           ensure_ascii=False)
+                ujson.dump({"info": {"generated_by": "mmcf split", "per_category": per_category, "seed": seed},
+                            "playlists": kept}, f, ensure_ascii=False)
     entries.sort(key=lambda e: (_category_of(answers, e), e["pid"]))
     paths = {"train": out_dir / "train", "challenge": out_dir / "challenge_set.json",
              "answers": out_dir / "answers.json"}
-    with atomic_write(paths["challenge"]) as f:
-        ujson.dump({"date": "local split", "version": "mmcf split", "playlists": entries}, f, ensure_ascii=False)
+    write_challenge(paths["challenge"], entries, "mmcf split")
     with atomic_write(paths["answers"]) as f:
         ujson.dump(answers, f, ensure_ascii=False)
     return paths
+
+
+def write_challenge(path: Path, entries: list[dict], version: str) -> None:
+    with atomic_write(path) as f:
+        ujson.dump({"date": "local split", "version": version, "playlists": entries}, f, ensure_ascii=False)
+
+
+def _remove_other_slices(train_dir: Path, names: set[str]) -> None:
+    """Delete slice files of an earlier split whose source slice is gone."""
+    if train_dir.is_dir():
+        for path in train_dir.iterdir():
+            if SLICE_PATTERN.match(path.name) and path.name not in names:
+                path.unlink()
 
 
 def _category_of(answers: dict, entry: dict) -> int:
     return answers[str(entry["pid"])]["category"]
 
 
-def _same_settings(path: Path, settings: dict) -> bool:
-    return path.exists() and load_json(path) == settings
-
-
-def _scan(files: Sequence[Path]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+def _scan(files: Sequence[Path], digest: SourceDigest) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """Length, has-title and (file, index) of every playlist, validating as it goes."""
     lengths, titles, where = [], [], []
     for number, file in enumerate(tqdm(files, desc="scan", unit=" slices", leave=False)):
-        for index, playlist in enumerate(read_slice(file)):
+        for index, playlist in enumerate(read_slice(file, digest=digest)):
             lengths.append(len(playlist["tracks"]))
             titles.append(bool((playlist.get("name") or "").strip()))
             where.append((number, index))
@@ -150,31 +172,86 @@ def read_answers(path: str | Path) -> dict[int, Answer]:
     return answers
 
 
-def carve_validation(corpus: PlaylistCorpus, vocab: Vocab, per_category: int,
-                     seed: int) -> tuple[np.ndarray, list[Query], dict[int, Answer]]:
-    """Challenge-shaped validation queries out of training playlists.
+@dataclass
+class ValidationConfig:
+    """How many challenge-shaped validation playlists to carve per category out of the training set.
 
-    Categories are assigned by full playlist length, as in `split_mpd`; seeds and answers then keep the
-    vocabulary tracks only (a model can recommend nothing else). Returns the rows left for training, the
-    queries and their answers.
+    At most 1% of the playlists per category (≤ 10% in all), so small data sets keep most for training.
     """
-    rng = np.random.default_rng(seed)
-    has_title = np.array([bool(t.strip()) for t in corpus.titles])
-    chosen = assign_categories(corpus.lengths, has_title, per_category, rng, strict=False)
-    queries, answers = [], {}
-    for row, number in sorted(chosen.items()):
-        category = CATEGORIES[number - 1]
-        ids = corpus.tracks(row, known_only=False)
-        shown = np.zeros(len(ids), bool)
-        shown[seed_positions(len(ids), category, rng)] = True
-        seeds, hidden = ids[shown & (ids >= 0)], ids[~shown & (ids >= 0)]
-        if not len(hidden):
-            continue
-        pid = int(corpus.pids[row])
-        queries.append(Query(pid=pid, title=corpus.titles[row] if category.title else None,
-                             seeds=[vocab.track_uris[i] for i in seeds], category=number,
-                             in_order=category.in_order))
-        answers[pid] = Answer(number, [vocab.track_uris[i] for i in hidden],
-                              sorted({vocab.track_artist_uris[i] for i in hidden}))
-    train_rows = np.setdiff1d(np.arange(len(corpus)), np.fromiter(chosen, dtype=np.int64))
-    return train_rows, queries, answers
+
+    per_category: int = 50
+    seed: int = 0
+    max_share: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.per_category < 0:
+            raise UserError(f"validation per category must be ≥ 0, not {self.per_category}")
+
+
+@dataclass
+class Validation:
+    """Challenge-shaped playlists carved out of the training set before any model trains.
+
+    Entries and answers are made exactly as `split_mpd` makes a challenge set (every held-out track, in
+    the vocabulary or not), so validation figures are scored like test figures. No model may train on
+    these playlists; they choose epochs and ensemble weights.
+    """
+
+    entries: list[dict]                 # challenge-format playlists
+    answers: dict[int, Answer]
+    config: ValidationConfig = field(default_factory=ValidationConfig)
+
+    def __post_init__(self) -> None:
+        self.queries = [query_from_challenge(e, "validation", i) for i, e in enumerate(self.entries)]
+        if sorted(q.pid for q in self.queries) != sorted(self.answers):
+            raise DataError("validation", "queries and answers are not of the same playlists")
+
+    @property
+    def pids(self) -> set[int]:
+        return set(self.answers)
+
+    def of_categories(self, categories: Sequence[int]) -> tuple[list[Query], dict[int, Answer]]:
+        queries = [q for q in self.queries if q.category in categories]
+        return queries, {q.pid: self.answers[q.pid] for q in queries}
+
+    def title_only(self) -> tuple[list[Query], dict[int, Answer]]:
+        """Every titled validation playlist as a category-1 query: the title alone, the whole playlist hidden."""
+        queries, answers = [], {}
+        for q in self.queries:
+            if q.title and q.title.strip():
+                answer = self.answers[q.pid]
+                queries.append(Query(pid=q.pid, title=q.title, category=1))
+                answers[q.pid] = Answer(1, q.seeds + answer.tracks, sorted(set(q.seed_artists) | set(answer.artists)))
+        return queries, answers
+
+    def save(self, directory: Path) -> None:
+        write_challenge(directory / "challenge_set.json", self.entries, "mmcf validation")
+        with atomic_write(directory / "answers.json") as f:
+            ujson.dump({str(pid): answer_json(a) for pid, a in self.answers.items()}, f, ensure_ascii=False)
+        with atomic_write(directory / "validation.json") as f:
+            ujson.dump({"config": asdict(self.config), "pids": sorted(self.answers)}, f)
+
+    @classmethod
+    def load(cls, directory: Path) -> "Validation":
+        meta = load_json(directory / "validation.json")
+        entries = load_json(directory / "challenge_set.json").get("playlists", [])
+        validation = cls(entries, read_answers(directory / "answers.json"), ValidationConfig(**meta["config"]))
+        if sorted(validation.pids) != meta["pids"]:
+            raise DataError(directory, "validation files do not match each other; retrain into a new directory")
+        return validation
+
+
+def carve_validation(recorder: CorpusRecorder, config: ValidationConfig) -> Validation:
+    """Validation playlists out of the recorded training playlists, made like `split_mpd` makes its set."""
+    per_category = min(config.per_category, max(1, int(len(recorder) * config.max_share)))
+    if config.per_category == 0:
+        return Validation([], {}, config)
+    rng = np.random.default_rng(config.seed)
+    has_title = np.array([bool(t.strip()) for t in recorder.titles], dtype=bool)
+    chosen = assign_categories(recorder.lengths, has_title, per_category, rng, strict=False)
+    rows = sorted(chosen)
+    entries, answers = [], {}
+    for row, playlist in zip(rows, recorder.playlists(rows)):
+        entry, answers[playlist["pid"]] = hold_out(playlist, CATEGORIES[chosen[row] - 1], rng)
+        entries.append(entry)
+    return Validation(entries, answers, config)

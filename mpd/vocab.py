@@ -1,10 +1,9 @@
 """Track and artist vocabularies with occurrence cutoffs, and the track → artist map."""
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Mapping
 
 import numpy as np
 import ujson
@@ -91,33 +90,23 @@ class Vocab:
             raise UserError(f"{path}: unreadable vocabulary ({exc})") from None
 
 
-def build_vocab(playlists: Iterable[dict], config: VocabConfig | None = None) -> Vocab:
-    """Count tracks and artists per playlist over a stream and keep those above the cutoffs."""
+def vocab_from_counts(tracks: Mapping[str, tuple[int, str, str]], artists: Mapping[str, tuple[int, str]],
+                      config: VocabConfig | None = None) -> Vocab:
+    """Keep the tracks and artists above the cutoffs, most frequent first (ties by URI).
+
+    `tracks`: URI → (playlists containing it, name, artist URI); `artists`: URI → (playlists, name).
+    """
     config = config or VocabConfig()
-    track_count: Counter[str] = Counter()
-    artist_count: Counter[str] = Counter()
-    track_info: dict[str, tuple[str, str]] = {}
-    artist_name: dict[str, str] = {}
-    for playlist in playlists:
-        tracks = playlist["tracks"]
-        track_count.update({t["track_uri"] for t in tracks})
-        artist_count.update({t["artist_uri"] for t in tracks})
-        for t in tracks:
-            if t["track_uri"] not in track_info:
-                track_info[t["track_uri"]] = (t["track_name"], t["artist_uri"])
-                artist_name.setdefault(t["artist_uri"], t["artist_name"])
-    if not track_count:
-        raise UserError("no training playlists: cannot build a vocabulary")
-    various = {a for a, name in artist_name.items() if name == VARIOUS_ARTISTS and config.drop_various_artists}
-    ranked = sorted(track_count.items(), key=lambda kv: (-kv[1], kv[0]))
-    kept = [(u, c) for u, c in ranked if c >= config.min_track_playlists]
-    artists = sorted(((a, c) for a, c in artist_count.items()
-                      if c >= config.min_artist_playlists and a not in various), key=lambda kv: (-kv[1], kv[0]))
+    various = {a for a, (_, name) in artists.items() if name == VARIOUS_ARTISTS and config.drop_various_artists}
+    ranked = sorted(tracks, key=lambda u: (-tracks[u][0], u))
+    kept = [u for u in ranked if tracks[u][0] >= config.min_track_playlists]
+    kept_artists = sorted((a for a, (count, _) in artists.items()
+                           if count >= config.min_artist_playlists and a not in various),
+                          key=lambda a: (-artists[a][0], a))
     return Vocab(
-        track_uris=[u for u, _ in kept], track_names=[track_info[u][0] for u, _ in kept],
-        track_artist_uris=[track_info[u][1] for u, _ in kept],
-        track_counts=np.array([c for _, c in kept], dtype=np.int64),
-        artist_uris=[a for a, _ in artists], artist_names=[artist_name[a] for a, _ in artists],
-        artist_counts=np.array([c for _, c in artists], dtype=np.int64),
-        fill_uris=[u for u, _ in ranked[:FILL_SIZE]], config=config,
+        track_uris=kept, track_names=[tracks[u][1] for u in kept], track_artist_uris=[tracks[u][2] for u in kept],
+        track_counts=np.array([tracks[u][0] for u in kept], dtype=np.int64),
+        artist_uris=kept_artists, artist_names=[artists[a][1] for a in kept_artists],
+        artist_counts=np.array([artists[a][0] for a in kept_artists], dtype=np.int64),
+        fill_uris=ranked[:FILL_SIZE], config=config,
     )

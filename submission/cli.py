@@ -54,12 +54,23 @@ def cmd_train(args) -> int:
             if (distributed.init_from_env(getattr(config, "device", "auto")) and not distributed.is_main()
                     and not data_parallel(kind)):
                 continue            # under torchrun only the DAE trains data-parallel; rank 0 trains the rest
-            train(args.mpd, args.model_dir, kind, config, resume=args.resume)
+            train(args.mpd, args.model_dir, kind, config, resume=args.resume,
+                  validation=_validation_config(args))
             if distributed.is_main():
                 print(f"trained {kind} → {saved_under(args.model_dir, kind)}")
     finally:
         distributed.cleanup()
     return 0
+
+
+def _validation_config(args):
+    """The validation carve asked for on the command line (None: the model directory's, or the default)."""
+    from mpd.split import ValidationConfig
+    if args.val_per_category is None and args.val_seed is None:
+        return None
+    defaults = ValidationConfig()
+    return ValidationConfig(defaults.per_category if args.val_per_category is None else args.val_per_category,
+                            defaults.seed if args.val_seed is None else args.val_seed)
 
 
 def _settings(pairs: Sequence[str], epochs, seed, device, kind: str) -> dict[str, str]:
@@ -107,7 +118,8 @@ def cmd_verify(args) -> int:
 def cmd_evaluate(args) -> int:
     from submission.evaluate import evaluate_submissions
     print(evaluate_submissions(args.submission, args.answers, args.mpd, json_path=args.json,
-                               markdown_path=args.markdown, min_track_count=args.min_track_count))
+                               markdown_path=args.markdown, min_track_count=args.min_track_count,
+                               challenge=args.challenge, verify=not args.no_verify, ndcg=args.ndcg))
     return 0
 
 
@@ -160,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["reference"], help="start from a named setting (reference = the "
                    "published MMCF hyper-parameters)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--val-per-category", type=int, help="validation playlists carved per category from the "
+                   "training set before any model trains; they choose epochs and blend weights (default 50; "
+                   "fixed for a model directory by its first training)")
+    p.add_argument("--val-seed", type=int, help="seed of the validation carve (default 0)")
 
     p = sub.add_parser("submit", help="write a challenge submission with a trained model")
     p.add_argument("--model-dir", required=True)
@@ -181,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the results as JSON here")
     p.add_argument("--markdown", help="also write the tables as Markdown here")
     p.add_argument("--min-track-count", type=int, default=5, help="vocabulary cutoff for the coverage figure")
+    p.add_argument("--challenge", help="challenge set the submissions answer, to verify them first "
+                   "(default: challenge_set.json beside --answers)")
+    p.add_argument("--no-verify", action="store_true", help="score submissions the verifier rejects (a warning)")
+    p.add_argument("--ndcg", choices=["rules", "g"], default="rules", help="NDCG shown: 'rules' = the rules "
+                   "text (ideal DCG over the hits within the 500); 'g' = normalised by |G|, the form of the "
+                   "leaderboard and the top teams' papers: use it to compare with published figures. "
+                   "--json has both")
 
     p = sub.add_parser("recommend", help="continue one playlist from a title and/or a few tracks")
     p.add_argument("--model-dir", required=True)

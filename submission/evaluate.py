@@ -1,6 +1,7 @@
 """Score submissions against held-out answers and print the challenge's metrics per category."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -9,12 +10,17 @@ import ujson
 from tqdm import tqdm
 
 from mpd.atomic import atomic_write, open_text
-from mpd.errors import DataError
-from mpd.metrics import METRICS, Answer, coverage, score_all, summarize
+from mpd.challenge import read_challenge
+from mpd.errors import DataError, UserError
+from mpd.metrics import METRICS, NDCG_FORMS, Answer, coverage, score_all, summarize
 from mpd.reader import count_playlists, read_playlists
 from mpd.split import read_answers
 
-LABELS = {"r_precision": "R-prec", "ndcg": "NDCG", "clicks": "clicks"}
+from .verify import format_problems, verify_submission
+
+log = logging.getLogger(__name__)
+
+LABELS = {"r_precision": "R-prec", "ndcg": "NDCG", "ndcg_g": "NDCG/|G|", "clicks": "clicks"}
 
 
 def read_recommendations(path: str | Path) -> dict[int, list[str]]:
@@ -55,9 +61,9 @@ def evaluate(recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer],
     return summarize(score_all(recs, answers, artist_of))
 
 
-def category_table(summary: pd.DataFrame) -> pd.DataFrame:
+def category_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """One model: rows = overall and categories, columns = metrics."""
-    table = summary[[*METRICS, "playlists"]].rename(columns=LABELS)
+    table = summary[[*metrics, "playlists"]].rename(columns=LABELS)
     table.index = ["all" if i == "all" else f"cat {i}" for i in table.index]
     return table
 
@@ -101,15 +107,26 @@ def _cell(value) -> str:
 
 def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, mpd_dir: str | Path,
                          json_path: str | Path | None = None, markdown_path: str | Path | None = None,
-                         min_track_count: int = 5) -> str:
-    """Score each submission; one submission gives a per-category table, several a model-by-model one."""
+                         min_track_count: int = 5, challenge: str | Path | None = None, verify: bool = True,
+                         ndcg: str = "rules") -> str:
+    """Score each submission; one submission gives a per-category table, several a model-by-model one.
+
+    Each submission is first checked by the verifier against the challenge set (`challenge`, by default
+    challenge_set.json beside the answers) and refused if invalid, unless `verify` is False. `ndcg`
+    picks the NDCG shown ("rules": the rules text, "g": normalised by |G| as the leaderboard); the JSON
+    has both.
+    """
     answers = read_answers(answers_path)
+    if verify:
+        check_submissions(paths, challenge or Path(answers_path).with_name("challenge_set.json"))
+    else:
+        log.warning("scoring without verification: an invalid submission can score higher than it should")
+    shown = ("r_precision", NDCG_FORMS[ndcg], "clicks")
     artist_of, counts = track_artists(mpd_dir)
     summaries = {Path(p).name.split(".")[0]: evaluate(read_recommendations(p), answers, artist_of) for p in paths}
     share = vocabulary_coverage(answers, counts, min_track_count)
-    tables = ({"R-prec": compare_table(summaries, "r_precision"), "NDCG": compare_table(summaries, "ndcg"),
-               "clicks": compare_table(summaries, "clicks")} if len(summaries) > 1
-              else {name: category_table(s) for name, s in summaries.items()})
+    tables = ({LABELS[m]: compare_table(summaries, m) for m in shown} if len(summaries) > 1
+              else {name: category_table(s, shown) for name, s in summaries.items()})
     note = (f"{len(answers)} held-out playlists; {share:.1%} of held-out tracks occur in ≥ {min_track_count} "
             "training playlists (the most any vocabulary-based model can reach)")
     text = "\n\n".join(f"{title}\n{render(t)}" for title, t in tables.items()) + "\n\n" + note
@@ -122,6 +139,19 @@ def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, 
             ujson.dump({"coverage": share, "min_track_count": min_track_count,
                         "models": {n: _summary_json(s) for n, s in summaries.items()}}, f, indent=2)
     return text
+
+
+def check_submissions(paths: Sequence[str | Path], challenge: str | Path) -> None:
+    """Refuse (UserError with the verifier's report) any submission the verifier rejects."""
+    if not Path(challenge).exists():
+        raise UserError(f"{challenge}: no challenge set to verify the submissions against; give --challenge, "
+                        "or --no-verify to score them unverified")
+    queries = read_challenge(challenge)
+    for path in paths:
+        problems = verify_submission(path, queries)
+        if problems:
+            raise UserError(f"{path}: INVALID, not scored (--no-verify scores it anyway):\n"
+                            f"{format_problems(problems)}")
 
 
 def _summary_json(summary: pd.DataFrame) -> dict:

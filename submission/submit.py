@@ -8,8 +8,10 @@ from pathlib import Path
 import ujson
 from tqdm import tqdm
 
+from models import store
 from mpd.challenge import Query, read_challenge
 from mpd.errors import UserError
+from mpd.fingerprint import digest_bytes, digest_json
 
 from .training import load_model
 from .writer import team_info_line, write_submission
@@ -35,8 +37,8 @@ def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Pat
     partial = out.with_name(out.name + ".partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        done = _load_partial(partial, {"model_dir": str(Path(model_dir).resolve()), "kind": kind,
-                                       "challenge": str(Path(challenge).resolve())})
+        done = _load_partial(partial, {"kind": kind, "model": model_files(model_dir),
+                                       "challenge": digest_bytes(Path(challenge).read_bytes())})
     except OSError as exc:
         raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     todo = [q for q in queries if q.pid not in done]
@@ -52,6 +54,16 @@ def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Pat
     write_submission(out, [(q.pid, done[q.pid]) for q in queries], team, email)
     partial.unlink()
     return out
+
+
+def model_files(model_dir: str | Path) -> str:
+    """Digest of the name, size and modification time of the vocabulary and every trained model's files (a
+    retrained model rewrites its files, so the answers of an earlier model are never resumed)."""
+    root = Path(model_dir)
+    models = [d for d in sorted(root.iterdir())
+              if d.is_dir() and ((d / "manifest.json").exists() or d.name == "mmcf")]
+    files = [root / store.VOCAB_FILE] + [p for d in models for p in sorted(d.iterdir()) if p.is_file()]
+    return digest_json([[str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
 
 
 def _append(f, batch: list[Query], recs: list[list[str]]) -> None:

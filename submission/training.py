@@ -14,37 +14,53 @@ from models import distributed, store
 from models.base import Recommender
 from models.registry import model_class
 from mpd.atomic import atomic_write
-from mpd.dataset import load_training
+from mpd.dataset import TrainingData, load_training
 from mpd.errors import UserError
-from mpd.matrix import PlaylistCorpus
+from mpd.fingerprint import describe_change
 from mpd.reader import load_json
-from mpd.vocab import Vocab, VocabConfig
+from mpd.split import Validation, ValidationConfig
+from mpd.vocab import VocabConfig
 
 log = logging.getLogger(__name__)
 SOURCE_FILE = "source.json"
+VALIDATION_DIR = "validation"
 BLEND = "blend"    # `train --model blend`: choose the ensemble's member weights (saved under MODEL_DIR/mmcf)
 ENSEMBLE = "mmcf"  # the ensemble: `train --model mmcf` = dae, cnn, blend
 
 
-def prepare_data(mpd_dir: str | Path, model_dir: str | Path,
-                 vocab_config: VocabConfig | None = None) -> tuple[Vocab, PlaylistCorpus]:
-    """Vocabulary and corpus; the vocabulary is built once per model directory and reused after."""
+def prepare_data(mpd_dir: str | Path, model_dir: str | Path, vocab_config: VocabConfig | None = None,
+                 validation: ValidationConfig | None = None) -> TrainingData:
+    """Vocabulary, validation carve and corpus: made once per model directory, reused after.
+
+    Reuse is keyed by the data's fingerprint (slice names, sizes, digests) and the settings (None: those
+    the directory has, or the defaults for a new one); a model directory whose data or settings changed
+    is refused with what changed.
+    """
     model_dir = Path(model_dir)
-    source = {"mpd": str(Path(mpd_dir).resolve())}
+    asked = {"vocab": vocab_config, "validation": validation}
     source_path = model_dir / SOURCE_FILE
-    if store.vocab_path(model_dir).exists() and source_path.exists():
+    if source_path.exists() and store.vocab_path(model_dir).exists():
         known = load_json(source_path)
-        if known.get("mpd") != source["mpd"]:
-            raise UserError(f"{model_dir}: models here were trained on {known.get('mpd')}, not {source['mpd']}; "
+        for key, config in asked.items():
+            if config is not None and known.get(key) != dataclasses.asdict(config):
+                raise UserError(f"{model_dir}: models here were trained with {key} settings {known.get(key)}, not "
+                                f"{dataclasses.asdict(config)}; use another --model-dir")
+        data = load_training(mpd_dir, vocab=store.load_vocab(model_dir),
+                             validation=Validation.load(model_dir / VALIDATION_DIR))
+        change = describe_change(known.get("fingerprint"), data.source)
+        if change:
+            raise UserError(f"{model_dir}: models here were trained on other data than {mpd_dir} ({change}); "
                             "use another --model-dir")
-        vocab, corpus = load_training(mpd_dir, vocab=store.load_vocab(model_dir))
-        return vocab, corpus
-    vocab, corpus = load_training(mpd_dir, vocab_config)
-    if distributed.is_main():       # under torchrun every rank builds the same vocabulary; rank 0 writes it
-        vocab.save(store.vocab_path(model_dir))
-        with atomic_write(source_path) as f:
-            ujson.dump(source, f)
-    return vocab, corpus
+        return data
+    vocab_config, validation = vocab_config or VocabConfig(), validation or ValidationConfig()
+    data = load_training(mpd_dir, vocab_config, validation=validation)
+    if distributed.is_main():       # under torchrun every rank builds the same data; rank 0 writes it
+        data.vocab.save(store.vocab_path(model_dir))
+        data.validation.save(model_dir / VALIDATION_DIR)
+        with atomic_write(source_path) as f:     # last: it marks the directory's data as complete
+            ujson.dump({"mpd": str(Path(mpd_dir).resolve()), "vocab": dataclasses.asdict(vocab_config),
+                        "validation": dataclasses.asdict(validation), "fingerprint": data.source}, f)
+    return data
 
 
 def config_class(kind: str) -> type | None:
@@ -112,8 +128,8 @@ def instantiate(kind: str, config: Any) -> Recommender:
 
 def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = None,
           resume: bool = False, vocab_config: VocabConfig | None = None,
-          data: tuple[Vocab, PlaylistCorpus] | None = None) -> Recommender:
-    """Fit one model on the playlists of `mpd_dir` and save it under MODEL_DIR/<kind>.
+          validation: ValidationConfig | None = None, data: TrainingData | None = None) -> Recommender:
+    """Fit one model on the playlists of `mpd_dir` (less the validation carve) and save it under MODEL_DIR/<kind>.
 
     `data`: the result of `prepare_data(mpd_dir, model_dir)` when the caller has it already (the demo
     trains several models on one read). Under torchrun (WORLD_SIZE > 1) every rank calls this for a
@@ -121,37 +137,39 @@ def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = N
     """
     model_dir = Path(model_dir)
     distributed.init_from_env(getattr(config, "device", "auto"))
-    vocab, corpus = data or prepare_data(mpd_dir, model_dir, vocab_config)
+    data = data or prepare_data(mpd_dir, model_dir, vocab_config, validation)
     if kind == BLEND:
-        return train_blend(model_dir, corpus, vocab, config)
+        return train_blend(model_dir, data, config)
     model = instantiate(kind, config)
     started = time.perf_counter()
     fit_kwargs: dict[str, Any] = {}
-    if getattr(model, "resumable", False):
-        fit_kwargs = {"checkpoint_dir": model_dir / kind / "checkpoints", "resume": resume}
-    if getattr(model, "needs_teacher", False):
-        fit_kwargs["teacher"] = dae_teacher(load_model(model_dir, "dae"), corpus)
-    model.fit(corpus, vocab, **fit_kwargs)
+    if model.uses_validation:
+        fit_kwargs["validation"] = data.validation
+    if model.resumable:
+        fit_kwargs.update(checkpoint_dir=model_dir / kind / "checkpoints", resume=resume)
+    if model.needs_teacher:
+        fit_kwargs["teacher"] = dae_teacher(load_model(model_dir, "dae"), data.corpus)
+    model.fit(data.corpus, data.vocab, **fit_kwargs)
     if distributed.is_main():
         model.save(model_dir / kind)
     log.info("trained %s in %.1f s", kind, time.perf_counter() - started)
     return model
 
 
-def train_blend(model_dir: Path, corpus: PlaylistCorpus, vocab: Vocab, config: Any = None) -> Recommender:
-    """Choose the ensemble's member weights on validation playlists; the DAE and the CNN must be trained."""
+def train_blend(model_dir: Path, data: TrainingData, config: Any = None) -> Recommender:
+    """Choose the ensemble's member weights on the validation playlists; the DAE and the CNN must be trained."""
     from ensemble.blend import save_weights
     from ensemble.weights import fit_blend
 
     started = time.perf_counter()
-    model, report = fit_blend(load_model(model_dir, "dae"), load_model(model_dir, "cnn"), model_dir, corpus,
-                              vocab, config)
+    model, report = fit_blend(load_model(model_dir, "dae"), load_model(model_dir, "cnn"), model_dir,
+                              data.validation, data.vocab, config)
     save_weights(model_dir, model.weights, report)
     log.info("chose the blend weights in %.1f s", time.perf_counter() - started)
     return model
 
 
-def dae_teacher(dae: Recommender, corpus: PlaylistCorpus):
+def dae_teacher(dae: Recommender, corpus):
     """The frozen DAE's targets for corpus rows, which the title model learns to reproduce."""
     return lambda rows: dae.teacher_targets(corpus, rows)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from mpd.challenge import Query, read_challenge
-from mpd.errors import UserError
+from mpd.errors import UserError, quoted
 
 from .writer import N_TRACKS, TRACKS, URI
 
@@ -169,15 +169,15 @@ def _check_team_info(text: str, number: int, report: _Report) -> None:
     fields = [f.strip() for f in text.split(",")]
     expected = _TEAM_INFO
     if fields[0] != "team_info":
-        report.add(TEAM_INFO, f"the first line must be the team_info line, got {text!r:.60}; {expected}", number)
+        report.add(TEAM_INFO, f"the first line must be the team_info line, got {quoted(text, 60)}; {expected}", number)
     elif len(fields) != 4:
         report.add(TEAM_INFO, f"team_info has {len(fields)} fields, not 4; {expected}", number)
     elif not fields[1]:
         report.add(TEAM_INFO, "team_info has an empty team name", number)
     elif fields[2] not in TRACKS:
-        report.add(TEAM_INFO, f"team_info track is {fields[2]!r:.30}, not {' or '.join(TRACKS)}", number)
+        report.add(TEAM_INFO, f"team_info track is {quoted(fields[2], 30)}, not {' or '.join(TRACKS)}", number)
     elif not _EMAIL.fullmatch(fields[3]):
-        report.add(TEAM_INFO, f"team_info email {fields[3]!r:.60} is not an email address", number)
+        report.add(TEAM_INFO, f"team_info email {quoted(fields[3], 60)} is not an email address", number)
 
 
 def _check_row(text: str, number: int, seeds: dict[int, frozenset[str]], seen: dict[int, int],
@@ -190,7 +190,7 @@ def _check_row(text: str, number: int, seeds: dict[int, frozenset[str]], seen: d
         uris = [f.strip() for f in rest.split(",")] if comma else []
     pid: int | None = None
     if not _PID.fullmatch(head):
-        report.add(BAD_PID, f"the first field {head!r:.40} is not a pid (a plain non-negative integer)", number)
+        report.add(BAD_PID, f"the first field {quoted(head, 40)} is not a pid (a plain non-negative integer)", number)
     else:
         pid = int(head)
         if pid not in seeds:
@@ -203,13 +203,13 @@ def _check_row(text: str, number: int, seeds: dict[int, frozenset[str]], seen: d
         report.add(TRACK_COUNT, f"{len(uris)} tracks, expected {N_TRACKS}", number, pid)
     if not well_formed and (bad := [(i, u) for i, u in enumerate(uris, start=1) if not _URI.fullmatch(u)]):
         i, u = bad[0]
-        report.add(MALFORMED_URI, f"{len(bad)} malformed track URI(s), first {u!r:.50} (track {i}); "
+        report.add(MALFORMED_URI, f"{len(bad)} malformed track URI(s), first {quoted(u, 50)} (track {i}); "
                                   "expected spotify:track:<22 base-62>", number, pid)
     unique = set(uris)
     if len(unique) != len(uris):
         repeated = [u for u, c in Counter(uris).items() if c > 1]
         report.add(REPEATED_TRACK, f"{len(repeated)} track(s) recommended more than once, "
-                                   f"first {repeated[0]!r:.50}", number, pid)
+                                   f"first {quoted(repeated[0], 50)}", number, pid)
     if pid is not None and (hits := unique & seeds.get(pid, frozenset())):
         first = next(u for u in uris if u in hits)
         report.add(SEED_TRACK, f"{len(hits)} seed track(s) of this playlist among the recommendations, "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from mpd.atomic import atomic_write
-from mpd.errors import UserError
+from mpd.errors import UserError, quoted
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def submission_row(pid: int, uris: Sequence[str]) -> str:
         raise UserError(f"pid {pid}: track {repeated} is recommended more than once")
     if not all(isinstance(u, str) for u in uris) or not _ROW.fullmatch(line := ", ".join(uris)):
         bad = next(u for u in uris if not (isinstance(u, str) and re.fullmatch(URI, u)))
-        raise UserError(f"pid {pid}: malformed track URI {bad!r:.60} (expected spotify:track:<22 base-62>)")
+        raise UserError(f"pid {pid}: malformed track URI {quoted(bad, 60)} (expected spotify:track:<22 base-62>)")
     return f"{int(pid)}, {line}"
 
 

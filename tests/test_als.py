@@ -10,7 +10,7 @@ from models.als import ALS, ALSConfig
 
 
 def test_fold_in_is_one_weighted_least_squares_step(tiny_mpd):
-    vocab, _ = load_training(tiny_mpd)
+    vocab = load_training(tiny_mpd).vocab
     model = ALS(ALSConfig(factors=8, regularization=0.1, alpha=5.0))
     model.vocab = vocab
     model.item_factors = torch.randn(vocab.n_tracks, 8, generator=torch.Generator().manual_seed(0))

@@ -315,8 +315,10 @@ def cnn_models(work) -> Path:
     from models.charcnn import CNNConfig
     from models.dae import DAEConfig
     models = work["root"] / "cnn_models"
-    train(work["train"], models, "dae", DAEConfig(configs=("0to1",), epochs=1, hidden=8, val_per_category=0))
-    train(work["train"], models, "cnn", CNNConfig(epochs=1, val_queries=10, filters=8, embedding=8))
+    from mpd.split import ValidationConfig
+    train(work["train"], models, "dae", DAEConfig(configs=("0to1",), epochs=1, hidden=8),
+          validation=ValidationConfig(per_category=2))
+    train(work["train"], models, "cnn", CNNConfig(epochs=1, filters=8, embedding=8))
     return models
 
 
@@ -461,8 +463,8 @@ def test_real_process_errors_are_one_line(work, challenge_data, tmp_path):
     (tmp_path / "challenge_set.json").write_text(json.dumps(bad_shape))
     models = _copy_models(work, tmp_path)
     manifest = models / "popularity" / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"format_version":1', '"format_version":0')
-                        .replace('"format_version": 1', '"format_version": 0'))
+    from models.store import FORMAT_VERSION
+    manifest.write_text(manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0'))
     cases = [
         (("train", "--mpd", tmp_path / "mpd", "--model-dir", tmp_path / "m", "--model", "popularity"),
          ("mpd.slice.0-19.json", f"line {line}")),

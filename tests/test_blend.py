@@ -10,22 +10,18 @@ import torch
 
 from conftest import make_playlists, write_mpd
 from ensemble.blend import MMCF, load_weights, mix_members, title_weight
-from ensemble.weights import title_model_without
 from models.base import POPULARITY_TIE_BREAK, popularity_scores
 from models.charcnn import CNNConfig
 from models.dae import DAEConfig
-from models.knn import ItemKNN
-from models.store import load_vocab
 from models.validation import validate
 from mpd.challenge import Query
-from mpd.dataset import load_training
-from mpd.matrix import query_matrix
-from mpd.split import carve_validation
 from mpd.errors import UserError
+from mpd.matrix import query_matrix
+from mpd.split import Validation, ValidationConfig
 from submission.cli import main
 from submission.training import load_model, train
 
-DAE_VAL = 4     # validation playlists per category carved by the DAE, reused by the blend
+VALIDATION = ValidationConfig(per_category=4)     # carved before any model trains
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +30,8 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("blend")
     mpd = write_mpd(root / "mpd", make_playlists(600, seed=3), per_slice=200)
     model_dir = root / "models"
-    train(mpd, model_dir, "dae", DAEConfig(configs=("5",), epochs=1, hidden=8, val_per_category=DAE_VAL))
-    train(mpd, model_dir, "cnn", CNNConfig(epochs=1, val_queries=10, filters=8, embedding=8))
+    train(mpd, model_dir, "dae", DAEConfig(configs=("5",), epochs=1, hidden=8), validation=VALIDATION)
+    train(mpd, model_dir, "cnn", CNNConfig(epochs=1, filters=8, embedding=8))
     train(mpd, model_dir, "knn")
     return mpd, model_dir
 
@@ -85,17 +81,12 @@ def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(mo
     assert saved["r_precision"] > saved["plain_mmcf_r_precision"]
     loaded = load_model(model_dir, "mmcf")
     assert loaded.weights == saved["weights"] and set(loaded.members) == {"knn"}
-    # The search's numbers are the deployed scoring's: the blend of the saved weights, with the kNN refitted
-    # and the CNN's title memory without the validation playlists as in the search, scores them exactly so.
-    vocab = load_vocab(model_dir)
-    _, corpus = load_training(mpd, vocab=vocab)
-    rows, queries, answers = carve_validation(corpus, vocab, DAE_VAL, 0)
-    assert saved["validation_queries"] == len(queries)
-    refit = ItemKNN().fit(corpus.subset(rows), vocab)
-    cnn = title_model_without(loaded.cnn, corpus, vocab, rows)                 # its memory without them too
-    assert cnn.memory is not None and len(cnn.memory.texts) <= len(loaded.cnn.memory.texts)
-    search_view = MMCF(loaded.dae, cnn, {"knn": refit}, saved["weights"])
-    assert validate(search_view, queries, answers).loc["all", "r_precision"] == pytest.approx(saved["r_precision"])
+    # The search's numbers are the deployed scoring's: no member saw the validation playlists, so the saved
+    # blend scores them exactly as the search did.
+    validation = Validation.load(model_dir / "validation")
+    assert saved["validation_queries"] == len(validation.queries) > 0
+    score = validate(loaded, validation.queries, validation.answers).loc["all", "r_precision"]
+    assert score == pytest.approx(saved["r_precision"])
 
 
 def test_no_weights_file_is_plain_mmcf_and_a_damaged_one_is_a_clear_error(tmp_path):

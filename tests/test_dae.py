@@ -7,16 +7,16 @@ import torch
 from conftest import make_playlists
 from mpd.challenge import Query
 from mpd.errors import UserError
-from mpd.matrix import build_corpus, item_matrix
-from mpd.split import carve_validation
-from mpd.vocab import build_vocab
+from mpd.dataset import from_playlists
+from mpd.matrix import build_corpus, build_vocab, item_matrix
+from mpd.split import ValidationConfig
 from models.dae import (DAE, VARIANTS, DAEConfig, LazyAdam, _NegativeSampler, _Net, _Run, _Targets, _Training,
                         csr_inputs, dense_loss, output_loss, variant_for)
 from models.popularity import Popularity
 from models.store import load_tensors
 from models.validation import validate
 
-FAST = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, val_per_category=0, chunk_items=256,
+FAST = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, chunk_items=256,
             head_negatives=50)   # a small exact head: both halves of the sampled loss are exercised
 
 
@@ -151,9 +151,10 @@ def test_save_load_round_trip(trained, data, tmp_path):
 
 @pytest.mark.parametrize("negatives", [0, 100])       # exact loss + torch Adam, sampled loss + LazyAdam
 def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives):
-    vocab, corpus = data
-    config = DAEConfig(configs=("5",), **{**FAST, "val_per_category": 5, "patience": 9, "negatives": negatives})
-    straight = DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "a")
+    training = from_playlists(make_playlists(400), validation=ValidationConfig(per_category=5, max_share=1))
+    vocab, corpus, validation = training.vocab, training.corpus, training.validation
+    config = DAEConfig(configs=("5",), **{**FAST, "patience": 9, "negatives": negatives})
+    straight = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "a")
     epoch = _Run.epoch
 
     def killed_in_epoch_2(run, net, opt, number):
@@ -163,10 +164,11 @@ def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives)
 
     monkeypatch.setattr(_Run, "epoch", killed_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "b")
+        DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b")
     monkeypatch.setattr(_Run, "epoch", epoch)
-    resumed = DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "b", resume=True)
+    resumed = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True)
     assert [h["epoch"] for h in resumed.history["5"]] == [1, 2]
+    assert all(h["r_precision"] is not None for h in resumed.history["5"])      # validated every epoch
     assert resumed.history == straight.history
     a, b = (load_tensors(tmp_path / run / "dae-5.ckpt.pt") for run in "ab")   # the last epoch's state
     assert a["net"].keys() == b["net"].keys() and "w_dec" in a["net"]
@@ -174,21 +176,19 @@ def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives)
         assert torch.allclose(a["net"][name], b["net"][name]), name
     for name in straight.nets["5"].tensors():
         assert torch.allclose(straight.nets["5"].tensors()[name], resumed.nets["5"].tensors()[name])
-    again = DAE(config).fit(corpus, vocab, checkpoint_dir=tmp_path / "b", resume=True)   # finished: no training
+    again = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True)   # finished
     assert torch.equal(again.nets["5"].w_enc, resumed.nets["5"].w_enc)
     changed = DAEConfig(**{**config.__dict__, "lr_untied": 0.1})
     with pytest.raises(UserError, match="different training run"):
-        DAE(changed).fit(corpus, vocab, checkpoint_dir=tmp_path / "b", resume=True)
+        DAE(changed).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True)
 
 
-def test_learns_more_than_popularity(data):
-    vocab, corpus = data
-    rows, queries, answers = carve_validation(corpus, vocab, per_category=8, seed=3)
-    train = corpus.subset(rows)
-    config = DAEConfig(configs=("5", "10to100"), hidden=32, batch_size=16, epochs=4, tied_epochs=1,
-                       val_per_category=0)
+def test_learns_more_than_popularity():
+    training = from_playlists(make_playlists(400), validation=ValidationConfig(per_category=8, seed=3, max_share=1))
+    vocab, train, answers = training.vocab, training.corpus, training.validation.answers
+    config = DAEConfig(configs=("5", "10to100"), hidden=32, batch_size=16, epochs=4, tied_epochs=1)
     dae = DAE(config).fit(train, vocab)
-    seeded = [q for q in queries if q.seeds]
+    seeded = [q for q in training.validation.queries if q.seeds]
     ours = validate(dae, seeded, answers).loc["all", "r_precision"]
     popular = validate(Popularity().fit(train, vocab), seeded, answers).loc["all", "r_precision"]
     assert ours > 1.5 * popular

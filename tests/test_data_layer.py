@@ -1,5 +1,6 @@
 """Reader, challenge sets, vocabulary, matrices and splits on the hand-made real-format fixture."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,9 @@ from mpd.dataset import load_training
 from mpd.errors import DataError, UserError
 from mpd.matrix import InputWeights, item_matrix, query_matrix
 from mpd.reader import read_playlists, slice_files
-from mpd.split import carve_validation, read_answers, split_mpd
-from mpd.vocab import Vocab, VocabConfig, build_vocab
+from mpd.matrix import build_vocab
+from mpd.split import Validation, ValidationConfig, read_answers, split_mpd
+from mpd.vocab import Vocab, VocabConfig
 
 
 def test_reader_streams_in_slice_order(tiny_mpd):
@@ -58,7 +60,8 @@ def test_vocab_cutoffs_and_round_trip(tiny_playlists, tmp_path):
 
 
 def test_item_matrix_is_sparse_binary_tracks_then_artists(tiny_mpd):
-    vocab, corpus = load_training(tiny_mpd)
+    training = load_training(tiny_mpd)
+    vocab, corpus = training.vocab, training.corpus
     x = item_matrix(corpus, vocab)
     assert x.shape == (400, vocab.n_items) and set(np.unique(x.data)) == {1.0}
     row = corpus.tracks(0)
@@ -67,17 +70,18 @@ def test_item_matrix_is_sparse_binary_tracks_then_artists(tiny_mpd):
 
 
 def test_one_pass_corpus_matches_mapping_with_a_known_vocabulary(tiny_mpd):
-    vocab, corpus = load_training(tiny_mpd, VocabConfig(min_track_playlists=2))
+    training = load_training(tiny_mpd, VocabConfig(min_track_playlists=2))
+    vocab, corpus = training.vocab, training.corpus
     playlists = list(read_playlists(tiny_mpd))
     expected = [[vocab.track_index.get(t["track_uri"], -1) for t in p["tracks"]] for p in playlists]
     assert [corpus.tracks(r, known_only=False).tolist() for r in range(len(corpus))] == expected
     assert -1 in corpus.track_ids and corpus.pids.tolist() == [p["pid"] for p in playlists]
-    again = load_training(tiny_mpd, vocab=vocab)[1]
+    again = load_training(tiny_mpd, vocab=vocab).corpus
     assert np.array_equal(again.track_ids, corpus.track_ids) and again.titles == corpus.titles
 
 
 def test_query_weights_older_seeds_and_unknown_tracks(tiny_mpd):
-    vocab, _ = load_training(tiny_mpd)
+    vocab = load_training(tiny_mpd).vocab
     seeds = vocab.track_uris[:60] + [uri("track", 999999)]
     q = query_matrix([Query(1, "x", seeds, in_order=True), Query(2, None, seeds, in_order=False)], vocab,
                      InputWeights())
@@ -110,13 +114,66 @@ def test_split_refuses_impossible_request(tiny_mpd, tmp_path):
         split_mpd(tiny_mpd, tmp_path / "s", per_category=500, seed=0)
 
 
-def test_validation_carve_is_disjoint_and_seeded(tiny_mpd):
-    vocab, corpus = load_training(tiny_mpd)
-    rows, queries, answers = carve_validation(corpus, vocab, 2, seed=3)
-    again = carve_validation(corpus, vocab, 2, seed=3)
-    assert [q.seeds for q in again[1]] == [q.seeds for q in queries]
-    assert len(rows) + len(queries) == len(corpus)
-    assert not set(corpus.pids[rows]) & set(answers)
+def test_validation_carve_is_disjoint_seeded_and_made_like_the_test_split(tiny_mpd, tmp_path):
+    config = ValidationConfig(per_category=2, seed=3)
+    training = load_training(tiny_mpd, VocabConfig(min_track_playlists=10), validation=config)
+    validation = training.validation
+    again = load_training(tiny_mpd, validation=config).validation
+    assert [q.seeds for q in again.queries] == [q.seeds for q in validation.queries]
+    assert len(validation.queries) == 20 and sorted({q.category for q in validation.queries}) == list(range(1, 11))
+    assert len(training.corpus) + 20 == 400 and not set(training.corpus.pids.tolist()) & validation.pids
+    # Answers keep every held-out track, in the vocabulary or not, exactly as a test split's answers do.
+    original = {p["pid"]: p for p in read_playlists(tiny_mpd)}
+    for q in validation.queries:
+        playlist, answer = original[q.pid], validation.answers[q.pid]
+        assert len(q.seeds) + len(answer.tracks) == len(playlist["tracks"])
+        assert sorted(q.seeds + answer.tracks) == sorted(t["track_uri"] for t in playlist["tracks"])
+    held = [u for a in validation.answers.values() for u in a.tracks]
+    assert any(u not in training.vocab.track_index for u in held)
+    # The vocabulary is counted without the validation playlists.
+    counts = dict(zip(training.vocab.track_uris, training.vocab.track_counts))
+    uri, count = next(iter(counts.items()))
+    assert count == sum(uri in {t["track_uri"] for t in p["tracks"]} for pid, p in original.items()
+                        if pid not in validation.pids)
+    validation.save(tmp_path / "v")
+    loaded = Validation.load(tmp_path / "v")
+    assert loaded.queries == validation.queries and loaded.answers == validation.answers
+
+
+def test_split_rerun_on_changed_data_never_leaks_the_answers(tmp_path):
+    """The issue's repro: the same split of a grown MPD must not keep the old train/ slices."""
+    source = write_mpd(tmp_path / "mpd", make_playlists(300), per_slice=100)
+    split_mpd(source, tmp_path / "s", per_category=3, seed=1)
+    write_mpd(source, make_playlists(400, seed=9), per_slice=100)          # same names, new content, one more
+    paths = split_mpd(source, tmp_path / "s", per_category=3, seed=1)
+    held = {q.pid for q in read_challenge(paths["challenge"])}
+    train = list(read_playlists(paths["train"]))
+    assert len(train) == 370 and not {p["pid"] for p in train} & held
+    new = {p["pid"]: p["tracks"] for p in make_playlists(400, seed=9)}
+    assert all(p["tracks"] == new[p["pid"]] for p in train)
+
+
+def test_split_rerun_on_fewer_slices_removes_the_stale_ones(tmp_path):
+    source = write_mpd(tmp_path / "mpd", make_playlists(400), per_slice=100)
+    split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    (source / "mpd.slice.300-399.json").unlink()
+    paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    assert sorted(p.name for p in paths["train"].iterdir()) == [f"mpd.slice.{a}-{a + 99}.json" for a in (0, 100, 200)]
+    assert max(p["pid"] for p in read_playlists(paths["train"])) < 300
+
+
+def test_split_resumes_only_the_same_data_and_settings(tmp_path, monkeypatch):
+    import mpd.split as split
+    source = write_mpd(tmp_path / "mpd", make_playlists(400), per_slice=100)
+    split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    written = []
+    original = split.atomic_write
+    monkeypatch.setattr(split, "atomic_write", lambda path, *a: written.append(Path(path).name) or original(path, *a))
+    split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    assert not [n for n in written if n.startswith("mpd.slice")]            # unchanged: the slices are kept
+    written.clear()
+    split_mpd(source, tmp_path / "s", per_category=3, seed=0)
+    assert len([n for n in written if n.startswith("mpd.slice")]) == 4      # other settings: all rewritten
 
 
 def test_challenge_shape_must_match_a_category(tiny_mpd, tmp_path):

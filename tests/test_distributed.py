@@ -20,9 +20,8 @@ import torch.multiprocessing as mp
 from conftest import make_playlists
 from models import distributed
 from models.dae import DAE, DAEConfig, _Run, _shard
-from mpd.matrix import build_corpus
-from mpd.split import carve_validation
-from mpd.vocab import build_vocab
+from mpd.dataset import from_playlists
+from mpd.split import ValidationConfig
 
 WORLD = 2
 ATOL = 1e-4
@@ -30,16 +29,15 @@ NEGATIVES = (100, 0)     # sampled loss + lazy Adam (sparse gradients), exact lo
 
 
 def tiny_data():
-    playlists = make_playlists(339)
-    vocab = build_vocab(playlists)
-    return vocab, build_corpus(playlists, vocab)
+    training = from_playlists(make_playlists(339), validation=ValidationConfig(per_category=5, max_share=1))
+    return training.vocab, training.corpus, training.validation
 
 
 def tiny_config(vocab, corpus, negatives: int) -> DAEConfig:
     """Network "5": 1 tied + 1 untied epoch, validated; batches of 32, the last of 1 row (one rank gets none)."""
-    assert len(carve_validation(corpus, vocab, 5, 0)[0]) % 32 == 1
+    assert len(corpus) % 32 == 1
     return DAEConfig(configs=("5",), hidden=16, batch_size=32, epochs=2, tied_epochs=1, patience=9,
-                     val_per_category=5, chunk_items=256, negatives=negatives)
+                     chunk_items=256, negatives=negatives)
 
 
 def weights(model: DAE) -> dict[str, torch.Tensor]:
@@ -52,7 +50,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     try:
-        vocab, corpus = tiny_data()
+        vocab, corpus, validation = tiny_data()
         epoch = _Run.epoch
         results = {}
         for negatives in NEGATIVES:
@@ -65,11 +63,11 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
 
             _Run.epoch = killed_in_epoch_2
             try:
-                DAE(config).fit(corpus, vocab, checkpoint_dir=ckpt)
+                DAE(config).fit(corpus, vocab, validation, checkpoint_dir=ckpt)
             except KeyboardInterrupt:
                 pass
             _Run.epoch = epoch
-            model = DAE(config).fit(corpus, vocab, checkpoint_dir=ckpt, resume=True)
+            model = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=ckpt, resume=True)
             results[negatives] = {"weights": weights(model), "history": model.history["5"]}
         torch.save(results, Path(out_dir) / f"rank{rank}.pt")
     finally:
@@ -97,9 +95,9 @@ def spawn(out_dir: Path, timeout: float = 120) -> list[dict]:
 
 def test_two_gloo_processes_match_one_process(tmp_path):
     ranks = spawn(tmp_path)
-    vocab, corpus = tiny_data()
+    vocab, corpus, validation = tiny_data()
     for negatives in NEGATIVES:
-        single = DAE(tiny_config(vocab, corpus, negatives)).fit(corpus, vocab)
+        single = DAE(tiny_config(vocab, corpus, negatives)).fit(corpus, vocab, validation)
         ours, theirs = ranks[0][negatives], ranks[1][negatives]
         assert [h["epoch"] for h in ours["history"]] == [1, 2]          # epoch 1 from the checkpoint, 2 resumed
         for name, expected in weights(single).items():

@@ -172,7 +172,7 @@ def _dae_resume_missing() -> str | None:
 
 
 DAE_SETTINGS = ["--set", "configs=5", "--set", "epochs=3", "--set", "tied_epochs=1", "--set", "hidden=16",
-                "--set", "batch_size=100", "--set", "val_per_category=2", "--set", "patience=5"]
+                "--set", "batch_size=100", "--set", "patience=5", "--val-per-category", "2"]
 
 
 @pytest.mark.skipif(bool(_dae_resume_missing()), reason=_dae_resume_missing() or "")

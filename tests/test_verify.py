@@ -451,3 +451,13 @@ def test_fuzz_mutations(tmp_path, challenge, queries, valid_text):
     print(f"fuzz: {counts} in {elapsed:.1f} s ({time.process_time() - cpu:.1f} s CPU)")
     assert counts["accepted"] >= 100 and counts["rejected"] >= 700 and counts["rejected for the expected kind"] >= 400
     assert elapsed < 60
+
+
+def test_cut_values_are_marked_with_an_ellipsis_and_their_quotes_closed(challenge, tmp_path):
+    from mpd.errors import quoted
+    assert quoted("x" * 100, 10) == "'" + "x" * 10 + "…'" and quoted("short", 10) == "'short'"
+    assert quoted(list(range(50)), 10) == "[0, 1, 2, …"
+    path = tmp_path / "long.csv"
+    path.write_text(f"team_info,{TEAM},main,{EMAIL}\n{'9' * 30}x{'y' * 80},{random_uri(random.Random(1))}\n")
+    message = next(str(p) for p in verify_submission(path, challenge) if p.kind == V.BAD_PID)
+    assert "…'" in message and "y" * 60 not in message
