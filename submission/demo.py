@@ -72,8 +72,10 @@ def run_demo(config: DemoConfig) -> str:
         submissions.append(out)
     report = step("evaluate", evaluate_submissions, submissions, paths["answers"], paths["train"],
                   json_path=work / "report.json", markdown_path=work / "report.md")
+    import torch
     times = "\n".join(f"  {name:18s} {seconds:7.1f} s" for name, seconds in timings.items())
-    return f"{report}\n\nsteps:\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s"
+    return (f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: results are exact for the same seed, "
+            f"thread count, CPU type and package versions):\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s")
 
 
 def _training_order(models: list[str]) -> list[str]:
