@@ -118,6 +118,13 @@ def cmd_recommend(args) -> int:
     return 0
 
 
+@command("serve")
+def cmd_serve(args) -> int:
+    from submission.serve import ServeConfig, serve
+    serve(ServeConfig(Path(args.model_dir), args.host, args.port, args.model))
+    return 0
+
+
 @command("demo")
 def cmd_demo(args) -> int:
     from submission.demo import DemoConfig, run_demo
@@ -189,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
     p.add_argument("--model", default="mmcf")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("serve", help="answer recommendations over HTTP (JSON API and a web page)")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--model", default=None, help="model kind (default: mmcf if trained, else the only model trained)")
 
     p = sub.add_parser("demo", help="synth → split → train → submit → verify → evaluate, end to end")
     p.add_argument("--workdir", default="mmcf-demo")
