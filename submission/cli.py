@@ -107,7 +107,8 @@ def cmd_verify(args) -> int:
 def cmd_evaluate(args) -> int:
     from submission.evaluate import evaluate_submissions
     print(evaluate_submissions(args.submission, args.answers, args.mpd, json_path=args.json,
-                               markdown_path=args.markdown, min_track_count=args.min_track_count))
+                               markdown_path=args.markdown, min_track_count=args.min_track_count,
+                               html_path=args.html))
     return 0
 
 
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mpd", required=True, help="training MPD directory (for artists and vocabulary coverage)")
     p.add_argument("--json", help="also write the results as JSON here")
     p.add_argument("--markdown", help="also write the tables as Markdown here")
+    p.add_argument("--html", help="also write a self-contained HTML report with charts here")
     p.add_argument("--min-track-count", type=int, default=5, help="vocabulary cutoff for the coverage figure")
 
     p = sub.add_parser("recommend", help="continue one playlist from a title and/or a few tracks")

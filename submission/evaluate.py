@@ -101,11 +101,12 @@ def _cell(value) -> str:
 
 def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, mpd_dir: str | Path,
                          json_path: str | Path | None = None, markdown_path: str | Path | None = None,
-                         min_track_count: int = 5) -> str:
+                         min_track_count: int = 5, html_path: str | Path | None = None) -> str:
     """Score each submission; one submission gives a per-category table, several a model-by-model one."""
     answers = read_answers(answers_path)
     artist_of, counts = track_artists(mpd_dir)
-    summaries = {Path(p).name.split(".")[0]: evaluate(read_recommendations(p), answers, artist_of) for p in paths}
+    scores = {Path(p).name.split(".")[0]: score_all(read_recommendations(p), answers, artist_of) for p in paths}
+    summaries = {name: summarize(s) for name, s in scores.items()}
     share = vocabulary_coverage(answers, counts, min_track_count)
     tables = ({"R-prec": compare_table(summaries, "r_precision"), "NDCG": compare_table(summaries, "ndcg"),
                "clicks": compare_table(summaries, "clicks")} if len(summaries) > 1
@@ -121,6 +122,9 @@ def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, 
         with atomic_write(json_path) as f:
             ujson.dump({"coverage": share, "min_track_count": min_track_count,
                         "models": {n: _summary_json(s) for n, s in summaries.items()}}, f, indent=2)
+    if html_path:
+        from .report_html import write_html_report
+        write_html_report(html_path, scores, note)
     return text
 
 

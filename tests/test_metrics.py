@@ -48,3 +48,12 @@ def test_duplicate_holdouts_count_once():
     table = summarize(score_all({7: ["t1", "t2"]}, answers, ARTIST))
     assert table.loc["all", "r_precision"] == pytest.approx(1.0)
     assert table.loc[3, "playlists"] == 1
+
+
+def test_first_hit_and_clicks():
+    from mpd.metrics import first_hit
+    recs = [f"x{i}" for i in range(25)] + ["t1", "t2"]
+    assert first_hit(recs, {"t2", "t1"}) == 25 and clicks(recs, {"t1"}) == 2
+    assert first_hit(recs, {"t9"}) is None and clicks(recs, {"t9"}) == 51
+    table = score_all({7: recs}, {7: Answer(3, ["t1"]), 8: Answer(3, ["t1"])}, {})
+    assert table["first_hit"].tolist()[0] == 25 and math.isnan(table["first_hit"].tolist()[1])
