@@ -1,6 +1,6 @@
 """`mmcf serve` under load: p50/p99 latency and requests/s at 1, 8 and 32 concurrent clients.
 
-    python benchmarks/serve.py --model-dir DIR [--model KIND] [--synthetic-tracks 1000000 --work DIR2]
+    python benchmarks/serve.py --model-dir DIR [--model KIND …] [--synthetic-tracks 1000000 --work DIR2]
                                [--requests 400] [--seconds 60] [--n 20] [--out benchmarks/results/serve.json]
 
 Each model is served by `mmcf serve` in a subprocess on 127.0.0.1 (an ephemeral port), stopped when its
@@ -168,7 +168,8 @@ def table(runs: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, help="a trained model directory to serve")
-    parser.add_argument("--model", help="model kind (default: what `mmcf serve` picks)")
+    parser.add_argument("--model", nargs="+", default=[None], help="model kinds to serve from --model-dir, one "
+                        "after the other (default: the one `mmcf serve` picks)")
     parser.add_argument("--synthetic-tracks", type=int, help="also serve a synthetic item-kNN model of this many tracks")
     parser.add_argument("--neighbours", type=int, default=10, help="neighbours per synthetic track (default 10)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/mmcf-serve-bench"), help="where synthetic models go")
@@ -179,7 +180,7 @@ def main() -> None:
     parser.add_argument("--server-threads", type=int, default=1, help="the server's torch threads (default 1)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serve.json"))
     args = parser.parse_args()
-    targets = [(args.model_dir, args.model)] if args.model_dir else []
+    targets = [(args.model_dir, kind) for kind in args.model] if args.model_dir else []
     if args.synthetic_tracks:
         started = time.perf_counter()
         targets.append((synthetic_model(args.work, args.synthetic_tracks, args.neighbours), "knn"))
