@@ -5,7 +5,6 @@ import abc
 from pathlib import Path
 from typing import ClassVar, Sequence
 
-import numpy as np
 import torch
 
 from mpd.challenge import Query
@@ -94,6 +93,5 @@ def fill(chosen: list[str], seeds: list[str], pool: list[str], count: int) -> li
 
 
 def popularity_scores(vocab: Vocab, rows: int) -> torch.Tensor:
-    """Log playlist counts of vocabulary tracks, one row per query."""
-    base = torch.from_numpy(np.log1p(vocab.track_counts.astype(np.float32)))
-    return base.expand(rows, -1)
+    """Log playlist counts of vocabulary tracks, one row per query (a read-only view: do not modify it)."""
+    return torch.from_numpy(vocab.log_counts).expand(rows, -1)

@@ -54,26 +54,31 @@ def ndcg(recs: Sequence[str], targets: set[str], ideal_hits: int | None = None) 
     return dcg / idcg
 
 
+def first_hit(recs: Sequence[str], targets: set[str]) -> int | None:
+    """0-based position of the first held-out track among the recommendations; None without one."""
+    return next((i for i, uri in enumerate(recs) if uri in targets), None)
+
+
 def clicks(recs: Sequence[str], targets: set[str]) -> int:
     """Pages of ten a user refreshes before the first hit; 51 without one."""
-    for i, uri in enumerate(recs):
-        if uri in targets:
-            return i // 10
-    return MAX_CLICKS
+    hit = first_hit(recs, targets)
+    return MAX_CLICKS if hit is None else hit // 10
 
 
-def score_playlist(recs: Sequence[str], answer: Answer, artist_of: Mapping[str, str]) -> dict[str, float]:
+def score_playlist(recs: Sequence[str], answer: Answer, artist_of: Mapping[str, str]) -> dict[str, float | None]:
     targets = set(answer.tracks)
     return {"r_precision": r_precision(recs, targets, set(answer.artists), artist_of),
-            "ndcg": ndcg(recs, targets), "ndcg_g": ndcg(recs, targets, len(targets)), "clicks": clicks(recs, targets)}
+            "ndcg": ndcg(recs, targets), "ndcg_g": ndcg(recs, targets, len(targets)), "clicks": clicks(recs, targets),
+            "first_hit": first_hit(recs, targets)}
 
 
 def score_all(recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer],
               artist_of: Mapping[str, str]) -> pd.DataFrame:
-    """One row per answered playlist: pid, category, the three metrics (missing recs score as nothing)."""
+    """One row per answered playlist: pid, category, the three metrics and the first hit's position (NaN
+    without one); missing recs score as nothing."""
     rows = [{"pid": pid, "category": a.category, **score_playlist(recs.get(pid, []), a, artist_of)}
             for pid, a in answers.items()]
-    return pd.DataFrame(rows, columns=["pid", "category", *METRICS])
+    return pd.DataFrame(rows, columns=["pid", "category", *METRICS, "first_hit"]).astype({"first_hit": float})
 
 
 def summarize(scores: pd.DataFrame) -> pd.DataFrame:

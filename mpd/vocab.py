@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -54,6 +55,11 @@ class Vocab:
     def n_items(self) -> int:
         """Width of the [tracks | artists] vectors."""
         return self.n_tracks + self.n_artists
+
+    @cached_property
+    def log_counts(self) -> np.ndarray:
+        """log(1 + playlist count) per track, float32; computed once (40 ms at a million tracks)."""
+        return np.log1p(self.track_counts.astype(np.float32))
 
     def artist_of(self) -> dict[str, str]:
         """Track URI → artist URI for every vocabulary track."""

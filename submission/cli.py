@@ -119,7 +119,8 @@ def cmd_evaluate(args) -> int:
     from submission.evaluate import evaluate_submissions
     print(evaluate_submissions(args.submission, args.answers, args.mpd, json_path=args.json,
                                markdown_path=args.markdown, min_track_count=args.min_track_count,
-                               challenge=args.challenge, verify=not args.no_verify, ndcg=args.ndcg))
+                               challenge=args.challenge, verify=not args.no_verify, ndcg=args.ndcg,
+                               html_path=args.html))
     return 0
 
 
@@ -127,6 +128,13 @@ def cmd_evaluate(args) -> int:
 def cmd_recommend(args) -> int:
     from submission.query import recommend_cli
     print(recommend_cli(args.model_dir, args.title, args.track, args.n, args.model, as_json=args.json))
+    return 0
+
+
+@command("serve")
+def cmd_serve(args) -> int:
+    from submission.serve import ServeConfig, serve
+    serve(ServeConfig(Path(args.model_dir), args.host, args.port, args.model))
     return 0
 
 
@@ -196,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mpd", required=True, help="training MPD directory (for artists and vocabulary coverage)")
     p.add_argument("--json", help="also write the results as JSON here")
     p.add_argument("--markdown", help="also write the tables as Markdown here")
+    p.add_argument("--html", help="also write a self-contained HTML report with charts here")
     p.add_argument("--min-track-count", type=int, default=5, help="vocabulary cutoff for the coverage figure")
     p.add_argument("--challenge", help="challenge set the submissions answer, to verify them first "
                    "(default: challenge_set.json beside --answers)")
@@ -212,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
     p.add_argument("--model", default="mmcf")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("serve", help="answer recommendations over HTTP (JSON API and a web page)")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument("--model", default=None, help="model kind (default: mmcf if trained, else the only model trained)")
 
     p = sub.add_parser("demo", help="synth → split → train → submit → verify → evaluate, end to end")
     p.add_argument("--workdir", default="mmcf-demo")

@@ -71,7 +71,7 @@ def run_demo(config: DemoConfig) -> str:
             raise UserError(f"{out} failed verification:\n{format_problems(problems)}")
         submissions.append(out)
     report = step("evaluate", evaluate_submissions, submissions, paths["answers"], paths["train"],
-                  json_path=work / "report.json", markdown_path=work / "report.md")
+                  json_path=work / "report.json", markdown_path=work / "report.md", html_path=work / "report.html")
     import torch
     times = "\n".join(f"  {name:18s} {seconds:7.1f} s" for name, seconds in timings.items())
     return (f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: results are exact for the same seed, "

@@ -108,13 +108,13 @@ def _cell(value) -> str:
 def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, mpd_dir: str | Path,
                          json_path: str | Path | None = None, markdown_path: str | Path | None = None,
                          min_track_count: int = 5, challenge: str | Path | None = None, verify: bool = True,
-                         ndcg: str = "rules") -> str:
+                         ndcg: str = "rules", html_path: str | Path | None = None) -> str:
     """Score each submission; one submission gives a per-category table, several a model-by-model one.
 
     Each submission is first checked by the verifier against the challenge set (`challenge`, by default
     challenge_set.json beside the answers) and refused if invalid, unless `verify` is False. `ndcg`
     picks the NDCG shown ("rules": the rules text, "g": normalised by |G| as the leaderboard); the JSON
-    has both.
+    has both. `html_path`: also a self-contained HTML report with charts.
     """
     answers = read_answers(answers_path)
     if verify:
@@ -123,7 +123,8 @@ def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, 
         log.warning("scoring without verification: an invalid submission can score higher than it should")
     shown = ("r_precision", NDCG_FORMS[ndcg], "clicks")
     artist_of, counts = track_artists(mpd_dir)
-    summaries = {Path(p).name.split(".")[0]: evaluate(read_recommendations(p), answers, artist_of) for p in paths}
+    scores = {Path(p).name.split(".")[0]: score_all(read_recommendations(p), answers, artist_of) for p in paths}
+    summaries = {name: summarize(s) for name, s in scores.items()}
     share = vocabulary_coverage(answers, counts, min_track_count)
     tables = ({LABELS[m]: compare_table(summaries, m) for m in shown} if len(summaries) > 1
               else {name: category_table(s, shown) for name, s in summaries.items()})
@@ -138,6 +139,9 @@ def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, 
         with atomic_write(json_path) as f:
             ujson.dump({"coverage": share, "min_track_count": min_track_count,
                         "models": {n: _summary_json(s) for n, s in summaries.items()}}, f, indent=2)
+    if html_path:
+        from .report_html import write_html_report
+        write_html_report(html_path, scores, note)
     return text
 
 

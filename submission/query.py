@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import ujson
 
+from models.base import Recommender, top_n
 from mpd.challenge import Query
 from mpd.errors import UserError
+from mpd.vocab import Vocab
 
 from .training import load_model
 
@@ -14,29 +17,50 @@ from .training import load_model
 def recommend_one(model_dir: str | Path, title: str | None, tracks: list[str], n: int = 20,
                   kind: str = "mmcf") -> list[dict]:
     """Ranked tracks with names, artists and scores for one ad-hoc playlist."""
-    if not tracks and not (title and title.strip()):
+    if not tracks and not has_title(title):
         raise UserError("give a --title, one or more --track URIs, or both")
-    model = load_model(model_dir, kind)
-    vocab = model.vocab
-    unknown = [u for u in tracks if u not in vocab.track_index]
-    if tracks and len(unknown) == len(tracks) and not (title and title.strip()):
+    return recommend_rows(load_model(model_dir, kind), title, tracks, n)
+
+
+def has_title(title: str | None) -> bool:
+    return bool(title and title.strip())
+
+
+def recommend_rows(model: Recommender, title: str | None, tracks: list[str], n: int) -> list[dict]:
+    """The continuation of one playlist by a loaded model: `mmcf recommend` and `mmcf serve` both call this.
+
+    Scores once and ranks with `top_n`, which is what `Recommender.recommend` does with the same scores.
+    """
+    check_usable(model, title, tracks)
+    query = Query(pid=0, title=title or None, seeds=list(tracks), category=None)
+    scores = model.score([query])
+    uris = top_n(scores, [query], model.vocab, n)[0]
+    return [track_row(model, position, uri, scores[0]) for position, uri in enumerate(uris, start=1)]
+
+
+def check_usable(model: Recommender, title: str | None, tracks: list[str]) -> None:
+    """Refuse a query the model can only answer with popularity: unknown tracks only, or an empty title."""
+    known = any(u in model.vocab.track_index for u in tracks)
+    if tracks and not known and not has_title(title):
         raise UserError(f"none of the {len(tracks)} tracks is in the model's vocabulary, and there is no title")
     title_model = getattr(model, "cnn", model if hasattr(model, "title_scores") else None)
-    if title_model is not None and not any(u in vocab.track_index for u in tracks):
-        if not title_model.title_scores([title or ""])[1][0]:
-            raise UserError(f"the title {title!r} normalises to nothing the title model knows (no letters, "
-                            "digits or emoji seen in training), and no known track is given")
-    query = Query(pid=0, title=title or None, seeds=list(tracks), category=None)
-    scores = model.score([query])[0]
-    uris = model.recommend([query], n)[0]
-    rows = []
-    for position, uri in enumerate(uris, start=1):
-        i = vocab.track_index.get(uri)
-        artist = vocab.artist_index.get(vocab.track_artist_uris[i]) if i is not None else None
-        rows.append({"position": position, "track": vocab.track_names[i] if i is not None else "",
-                     "artist": vocab.artist_names[artist] if artist is not None else "",
-                     "uri": uri, "score": float(scores[i]) if i is not None else None})
-    return rows
+    if title_model is not None and not known and not title_model.title_scores([title or ""])[1][0]:
+        raise UserError(f"the title {title!r} normalises to nothing the title model knows (no letters, "
+                        "digits or emoji seen in training), and no known track is given")
+
+
+def track_row(model: Recommender, position: int, uri: str, scores: torch.Tensor) -> dict:
+    """One ranked track; tracks outside the vocabulary (popularity fill) have no name, artist or score."""
+    i = model.vocab.track_index.get(uri)
+    name, artist = name_and_artist(model.vocab, i) if i is not None else ("", "")
+    return {"position": position, "track": name, "artist": artist, "uri": uri,
+            "score": float(scores[i]) if i is not None else None}
+
+
+def name_and_artist(vocab: Vocab, i: int) -> tuple[str, str]:
+    """Vocabulary track i's name and its artist's (empty when the artist is outside the vocabulary)."""
+    artist = vocab.track_artist[i]
+    return vocab.track_names[i], vocab.artist_names[artist] if artist >= 0 else ""
 
 
 def recommend_cli(model_dir, title, tracks, n, kind, as_json: bool = False) -> str:

@@ -1,9 +1,12 @@
-"""Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output)."""
+"""Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output), a model served over it."""
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -67,3 +70,33 @@ def tiny_playlists() -> list[dict]:
 @pytest.fixture
 def tiny_mpd(tmp_path: Path, tiny_playlists) -> Path:
     return write_mpd(tmp_path / "mpd", tiny_playlists, per_slice=100)
+
+
+@pytest.fixture(scope="session")
+def knn_model_dir(tmp_path_factory) -> Path:
+    """A kNN model (alone in its directory) trained on the tiny MPD."""
+    from submission.training import build_config, train
+    root = tmp_path_factory.mktemp("served")
+    train(write_mpd(root / "mpd", make_playlists(400), per_slice=100), root / "model", "knn", build_config("knn", {}))
+    return root / "model"
+
+
+@contextlib.contextmanager
+def running_server(model_dir: Path, kind: str | None = None) -> Iterator[str]:
+    """`mmcf serve` on an ephemeral loopback port in a background thread; yields its base URL."""
+    from submission.serve import ServeConfig, make_server
+    server = make_server(ServeConfig(model_dir, port=0, kind=kind))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://{}:{}".format(*server.server_address[:2])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def server_url(knn_model_dir) -> Iterator[str]:
+    with running_server(knn_model_dir) as url:
+        yield url

@@ -1,6 +1,7 @@
 """The `mmcf` command line end to end on the tiny real-format fixture (classic models only: fast)."""
 import gzip
 import json
+import re
 
 import pytest
 
@@ -46,11 +47,15 @@ def test_compare_table_and_knn_beats_popularity(split_dir, tmp_path, capsys):
         run(capsys, "submit", "--model-dir", tmp_path / "m", "--challenge", split_dir / "challenge_set.json",
             "--out", subs[-1], "--team", "t", "--email", "a@b.c", "--model", kind)
     code, out, _ = run(capsys, "evaluate", "--submission", *subs, "--answers", split_dir / "answers.json",
-                       "--mpd", split_dir / "train", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
+                       "--mpd", split_dir / "train", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md",
+                       "--html", tmp_path / "r.html")
     assert code == 0 and "popularity" in out and "knn" in out
     models = json.loads((tmp_path / "r.json").read_text())["models"]
     assert models["knn"]["all"]["r_precision"] > 2 * models["popularity"]["all"]["r_precision"]
     assert (tmp_path / "r.md").read_text().startswith("**R-prec**")
+    html = (tmp_path / "r.html").read_text()
+    knn_all = re.search(r'data-chart="r_precision".*?data-series="knn" data-group="all" data-value="([^"]+)"', html, re.S)
+    assert html.count("<svg") == 5 and float(knn_all.group(1)) == models["knn"]["all"]["r_precision"]
 
 
 def test_user_mistakes_exit_nonzero_without_traceback(tmp_path, capsys):

@@ -72,3 +72,12 @@ def test_top_k_ranks_ties_by_index():
     assert indices.tolist() == [[1, 3, 2, 4], [0, 1, 2, 3]] and values[0].tolist() == [3.0, 3.0, 2.0, 2.0]
     kept = top_k_per_row(sp.csr_matrix(np.array([[1.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.5]])), 4)
     assert sorted(kept.indices.tolist()) == [1, 2, 3, 4] and sorted(kept.data.tolist()) == [2.0, 2.0, 3.0, 3.0]
+
+
+def test_first_hit_and_clicks():
+    from mpd.metrics import first_hit
+    recs = [f"x{i}" for i in range(25)] + ["t1", "t2"]
+    assert first_hit(recs, {"t2", "t1"}) == 25 and clicks(recs, {"t1"}) == 2
+    assert first_hit(recs, {"t9"}) is None and clicks(recs, {"t9"}) == 51
+    table = score_all({7: recs}, {7: Answer(3, ["t1"]), 8: Answer(3, ["t1"])}, {})
+    assert table["first_hit"].tolist()[0] == 25 and math.isnan(table["first_hit"].tolist()[1])
