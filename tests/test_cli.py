@@ -55,7 +55,7 @@ def test_compare_table_and_knn_beats_popularity(split_dir, tmp_path, capsys):
     assert (tmp_path / "r.md").read_text().startswith("**R-prec**")
     html = (tmp_path / "r.html").read_text()
     knn_all = re.search(r'data-chart="r_precision".*?data-series="knn" data-group="all" data-value="([^"]+)"', html, re.S)
-    assert html.count("<svg") == 5 and float(knn_all.group(1)) == models["knn"]["all"]["r_precision"]
+    assert html.count("<svg") == 6 and float(knn_all.group(1)) == models["knn"]["all"]["r_precision"]
 
 
 def test_user_mistakes_exit_nonzero_without_traceback(tmp_path, capsys):
