@@ -19,7 +19,8 @@ from mpd.metrics import METRICS, summarize
 
 from .svg_chart import bar_chart
 
-TITLES = {"r_precision": "R-precision (higher is better)", "ndcg": "NDCG (higher is better)",
+TITLES = {"r_precision": "R-precision (higher is better)", "ndcg": "NDCG, rules text (higher is better)",
+          "ndcg_g": "NDCG normalised by |G|, the leaderboard's form (higher is better)",
           "clicks": "Clicks: pages of 10 before the first hit (lower is better)"}
 RANK_BINS = ((1, 1), (2, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, 200), (201, 500))
 STYLE = """body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 62em; padding: 0 1em; color: #222; }
