@@ -57,7 +57,7 @@ def run_demo(config: DemoConfig) -> str:
     paths = step("split", split_mpd, work / "mpd", work / "split", config.per_category, config.seed)
     model_dir = work / "model"
     data = step("read training playlists", prepare_data, paths["train"], model_dir,
-                validation=ValidationConfig(config.validation_per_category, config.seed))
+                validation=ValidationConfig(config.validation_per_category, config.seed), replace=True)
     for kind in _training_order(models):
         step(f"train {kind}", train, paths["train"], model_dir, kind,
              build_config(kind, config.settings.get(kind, {})), data=data)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -29,29 +30,23 @@ ENSEMBLE = "mmcf"  # the ensemble: `train --model mmcf` = dae, cnn, blend
 
 
 def prepare_data(mpd_dir: str | Path, model_dir: str | Path, vocab_config: VocabConfig | None = None,
-                 validation: ValidationConfig | None = None) -> TrainingData:
+                 validation: ValidationConfig | None = None, replace: bool = False) -> TrainingData:
     """Vocabulary, validation carve and corpus: made once per model directory, reused after.
 
     Reuse is keyed by the data's fingerprint (slice names, sizes, digests) and the settings (None: those
-    the directory has, or the defaults for a new one); a model directory whose data or settings changed
-    is refused with what changed.
+    the directory has, or the defaults for a new one). A model directory whose data or settings changed
+    is refused with what changed, or with `replace` emptied and made anew (the demo's work directory).
     """
     model_dir = Path(model_dir)
-    asked = {"vocab": vocab_config, "validation": validation}
     source_path = model_dir / SOURCE_FILE
     if source_path.exists() and store.vocab_path(model_dir).exists():
-        known = load_json(source_path)
-        for key, config in asked.items():
-            if config is not None and known.get(key) != dataclasses.asdict(config):
-                raise UserError(f"{model_dir}: models here were trained with {key} settings {known.get(key)}, not "
-                                f"{dataclasses.asdict(config)}; use another --model-dir")
-        data = load_training(mpd_dir, vocab=store.load_vocab(model_dir),
-                             validation=Validation.load(model_dir / VALIDATION_DIR))
-        change = describe_change(known.get("fingerprint"), data.source)
-        if change:
-            raise UserError(f"{model_dir}: models here were trained on other data than {mpd_dir} ({change}); "
-                            "use another --model-dir")
-        return data
+        try:
+            return _reuse_data(mpd_dir, model_dir, load_json(source_path), vocab_config, validation)
+        except StaleModelDir as exc:
+            if not replace:
+                raise
+            log.warning("%s; removing the models there and starting anew", exc)
+            shutil.rmtree(model_dir)
     vocab_config, validation = vocab_config or VocabConfig(), validation or ValidationConfig()
     data = load_training(mpd_dir, vocab_config, validation=validation)
     if distributed.is_main():       # under torchrun every rank builds the same data; rank 0 writes it
@@ -60,6 +55,25 @@ def prepare_data(mpd_dir: str | Path, model_dir: str | Path, vocab_config: Vocab
         with atomic_write(source_path) as f:     # last: it marks the directory's data as complete
             ujson.dump({"mpd": str(Path(mpd_dir).resolve()), "vocab": dataclasses.asdict(vocab_config),
                         "validation": dataclasses.asdict(validation), "fingerprint": data.source}, f)
+    return data
+
+
+class StaleModelDir(UserError):
+    """A model directory made from other data or settings than those asked for now."""
+
+
+def _reuse_data(mpd_dir: str | Path, model_dir: Path, known: dict, vocab_config: VocabConfig | None,
+                validation: ValidationConfig | None) -> TrainingData:
+    for key, config in {"vocab": vocab_config, "validation": validation}.items():
+        if config is not None and known.get(key) != dataclasses.asdict(config):
+            raise StaleModelDir(f"{model_dir}: models here were trained with {key} settings {known.get(key)}, "
+                                f"not {dataclasses.asdict(config)}; use another --model-dir")
+    data = load_training(mpd_dir, vocab=store.load_vocab(model_dir),
+                         validation=Validation.load(model_dir / VALIDATION_DIR))
+    change = describe_change(known.get("fingerprint"), data.source)
+    if change:
+        raise StaleModelDir(f"{model_dir}: models here were trained on other data than {mpd_dir} ({change}); "
+                            "use another --model-dir")
     return data
 
 

@@ -143,3 +143,15 @@ def test_gzip_digest_is_of_the_file_as_stored(tmp_path):
     digest = SourceDigest()
     assert load_json(path, digest) == {"a": 1}
     assert digest.files["x.json.gz"][0] == path.stat().st_size
+
+
+def test_the_demo_replaces_a_model_directory_of_other_data(work):
+    from submission.training import prepare_data
+    models = work["root"] / "models"
+    train(work["train"], models, "knn")
+    (work["train"] / "mpd.slice.200-299.json").unlink()
+    with pytest.raises(UserError, match="removed"):
+        prepare_data(work["train"], models)
+    data = prepare_data(work["train"], models, replace=True)
+    assert not (models / "knn").exists() and max(data.corpus.pids) < 200
+    assert Validation.load(models / "validation").pids == data.validation.pids
