@@ -55,12 +55,6 @@ def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     return artist_of, count
 
 
-def evaluate(recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer],
-             artist_of: Mapping[str, str]) -> pd.DataFrame:
-    """Overall ('all') and per-category means of R-precision, NDCG and clicks."""
-    return summarize(score_all(recs, answers, artist_of))
-
-
 def category_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """One model: rows = overall and categories, columns = metrics."""
     table = summary[[*metrics, "playlists"]].rename(columns=LABELS)
