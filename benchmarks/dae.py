@@ -23,7 +23,7 @@ Per row it reports:
   ([batch × hidden] × [hidden × C], and for training its two gradient matmuls), timed in the same run:
   the fraction of what plain matmuls reach at these shapes;
 - "of square peak": that / the GFLOP/s of a large square matmul (--square, default 2048³) of the same
-  precision timed in the same run: the fraction of what this CPU reaches on a matmul at all;
+  precision timed in the same run (best of 5): the fraction of what this CPU reaches on a matmul at all;
 - "share of time in matmuls": the bare matmuls' time / the step's time (what this script called the
   "roofline" before). It equals "of matmul peak" up to the encoder's FLOPs (same work counted both
   ways), so the new information is in the GFLOP/s and the square-peak column.
@@ -82,11 +82,18 @@ def matmul_flops(rows: int, cols: int, train: bool, rank: int = HIDDEN) -> float
     return (3 if train else 1) * 2.0 * rows * rank * cols
 
 
-def square_gflops(bf16: bool, n: int) -> float:
-    """GFLOP/s of one [n × n] × [n × n] matmul in the given precision: this CPU's dense matmul peak."""
+def square_gflops(bf16: bool, n: int, tries: int = 5) -> float:
+    """GFLOP/s of one [n × n] × [n × n] matmul in the given precision, the best of `tries` (a peak: on a
+    shared machine the mean would measure the other jobs)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    return 2.0 * n ** 3 / timed(lambda: a @ b, 3) / 1e9
+    a @ b                                    # warm-up
+    times = []
+    for _ in range(tries):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2.0 * n ** 3 / min(times) / 1e9
 
 
 def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -> float:
