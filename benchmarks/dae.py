@@ -1,6 +1,6 @@
-"""DAE throughput on the CPU: training steps and scoring, as playlists/s and as a share of the matmul limit.
+"""DAE throughput on the CPU: training steps and scoring, as playlists/s and achieved GFLOP/s against matmul peaks.
 
-    python benchmarks/dae.py [--items 100000,700000] [--out dae_bench.json]
+    python benchmarks/dae.py [--items 100000,700000] [--threads N] [--out dae_bench.json]
 
 For each vocabulary size and precision (fp32, bf16) it times, on random playlists of MPD-like size
 (~40 input entries, ~90 target items per playlist):
@@ -8,9 +8,25 @@ For each vocabulary size and precision (fp32, bf16) it times, on random playlist
 - train-sampled: one step with the loss on the batch's positives + sampled negatives + lazy Adam;
 - train-head: the same plus the most frequent items summed exactly (DAEConfig's default head);
 - score: encoder + sigmoid over every track, as `DAE.score` does it.
-Beside each it times the bare matmuls of the same shapes in the same run (three for a training step:
-logits, grad of hidden, grad of the weights; one for scoring): "matmul share" = that time / the step's,
-the fraction of the step that is unavoidable matmul work.
+
+FLOPs are counted as 2·m·n·k per matmul-like product: a training step's decoder costs 3 matmuls of
+[batch × hidden] by [hidden × C] (logits, grad of hidden, grad of the decoder weights) = 6·batch·hidden·C,
+where C is the number of output columns the step actually computes (every item for the exact loss; the
+positives + head + sampled negatives of each timed batch, averaged, for the sampled loss); the sparse
+encoder adds 2·nnz·hidden forward and 2·nnz·hidden for its weight gradient (nnz = input entries).
+Scoring costs 2·batch·hidden·tracks + 2·nnz·hidden. Element-wise work (sigmoids, the loss, Adam) is
+not counted: it is overhead, not useful FLOPs.
+
+Per row it reports:
+- GFLOP/s: the counted FLOPs / the measured time of the whole step;
+- "of matmul peak": that / the GFLOP/s of the bare dense matmuls of the same shapes and precision
+  ([batch × hidden] × [hidden × C], and for training its two gradient matmuls), timed in the same run:
+  the fraction of what plain matmuls reach at these shapes;
+- "of square peak": that / the GFLOP/s of a large square matmul (--square, default 2048³) of the same
+  precision timed in the same run (best of 5): the fraction of what this CPU reaches on a matmul at all;
+- "share of time in matmuls": the bare matmuls' time / the step's time (what this script called the
+  "roofline" before). It equals "of matmul peak" up to the encoder's FLOPs (same work counted both
+  ways), so the new information is in the GFLOP/s and the square-peak column.
 """
 from __future__ import annotations
 
@@ -61,6 +77,25 @@ def timed(fn, repeat: int) -> float:
     return (time.perf_counter() - start) / repeat
 
 
+def matmul_flops(rows: int, cols: int, train: bool, rank: int = HIDDEN) -> float:
+    """FLOPs of `matmuls`: 2·rows·rank·cols, three times for a training step."""
+    return (3 if train else 1) * 2.0 * rows * rank * cols
+
+
+def square_gflops(bf16: bool, n: int, tries: int = 5) -> float:
+    """GFLOP/s of one [n × n] × [n × n] matmul in the given precision, the best of `tries` (a peak: on a
+    shared machine the mean would measure the other jobs)."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b                                    # warm-up
+    times = []
+    for _ in range(tries):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2.0 * n ** 3 / min(times) / 1e9
+
+
 def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -> float:
     """Seconds of the bare matmuls of one step: [rows, rank] × [rank, cols] (and its two gradients)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
@@ -76,8 +111,8 @@ def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -
 
 
 def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int,
-               head: int = 0) -> tuple[float, int]:
-    """Seconds per training step (untied network) and the number of output columns it scores."""
+               head: int = 0) -> tuple[float, float, float]:
+    """Seconds per training step (untied network), the mean output columns it computes, its FLOPs."""
     rng = np.random.default_rng(0)
     net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0))
     net.untie()
@@ -95,11 +130,15 @@ def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int,
         loss.backward()
         opt.step()
     seconds = timed(step, steps)
-    cols = n_items if sampler is None else int(np.mean([len(t.columns) for _, t in batches]))
-    return seconds, cols
+    timed_batches = batches[1:]                      # batches[0] is the warm-up
+    cols = float(np.mean([n_items if t.columns is None else len(t.columns) for _, t in timed_batches]))
+    nnz = float(np.mean([len(i.ids) for i, _ in timed_batches]))
+    flops = 6.0 * rows * HIDDEN * cols + 4.0 * nnz * HIDDEN
+    return seconds, cols, flops
 
 
-def score_step(n_items: int, rows: int, bf16: bool) -> float:
+def score_step(n_items: int, rows: int, bf16: bool) -> tuple[float, float]:
+    """Seconds to score one batch over every track (the first half of the items), and its FLOPs."""
     import scipy.sparse as sp
     n_tracks = n_items // 2
     net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0)).eval()
@@ -110,7 +149,16 @@ def score_step(n_items: int, rows: int, bf16: bool) -> float:
     @torch.no_grad()
     def run():
         net.decode(net.encode(csr_inputs(x, "l2")), n_tracks, bf16)
-    return timed(run, 3)
+    return timed(run, 3), 2.0 * rows * HIDDEN * n_tracks + 2.0 * x.nnz * HIDDEN
+
+
+def measured(row: dict, seconds: float, flops: float, matmul_s: float, matmul_flops_: float, square: float) -> dict:
+    """The row with its time, achieved GFLOP/s and the ratios to the two matmul peaks."""
+    gflops, peak = flops / seconds / 1e9, matmul_flops_ / matmul_s / 1e9
+    return row | {"step_s": seconds, "playlists_per_s": row["batch"] / seconds, "gflop": flops / 1e9,
+                  "gflops": gflops, "matmul_s": matmul_s, "matmul_gflops": peak, "of_matmul_peak": gflops / peak,
+                  "square_gflops": square, "of_square_peak": gflops / square,
+                  "share_of_time_in_matmuls": matmul_s / seconds}
 
 
 def main() -> None:
@@ -122,32 +170,53 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--score-batch", type=int, default=DAEConfig.score_batch)
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per setting")
+    parser.add_argument("--square", type=int, default=2048, help="size of the square matmul peak")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("dae_bench.json"))
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
     for n_items in (int(n) for n in args.items.split(",")):
         for precision in args.precisions.split(","):
             bf16 = precision == "bf16"
+            square = square_gflops(bf16, args.square)
             for mode, negatives, head in (("train-exact", 0, 0), ("train-sampled", args.negatives, 0),
                                           ("train-head", args.negatives, args.head)):
-                seconds, cols = train_step(n_items, args.batch, bf16, negatives, args.steps, head)
-                limit = matmuls(args.batch, cols, bf16, train=True)
-                rows.append({"items": n_items, "precision": precision, "mode": mode, "batch": args.batch,
-                             "columns": cols, "step_s": seconds, "playlists_per_s": args.batch / seconds,
-                             "matmul_s": limit, "matmul_share": limit / seconds})
+                seconds, cols, flops = train_step(n_items, args.batch, bf16, negatives, args.steps, head)
+                limit = matmuls(args.batch, round(cols), bf16, train=True)
+                rows.append(measured({"items": n_items, "precision": precision, "mode": mode, "batch": args.batch,
+                                      "columns": cols}, seconds, flops, limit,
+                                     matmul_flops(args.batch, round(cols), train=True), square))
                 print(rows[-1], flush=True)
-            seconds = score_step(n_items, args.score_batch, bf16)
+            seconds, flops = score_step(n_items, args.score_batch, bf16)
             limit = matmuls(args.score_batch, n_items // 2, bf16, train=False)
-            rows.append({"items": n_items, "precision": precision, "mode": "score", "batch": args.score_batch,
-                         "columns": n_items // 2, "step_s": seconds, "playlists_per_s": args.score_batch / seconds,
-                         "matmul_s": limit, "matmul_share": limit / seconds})
+            rows.append(measured({"items": n_items, "precision": precision, "mode": "score",
+                                  "batch": args.score_batch, "columns": n_items // 2}, seconds, flops, limit,
+                                 matmul_flops(args.score_batch, n_items // 2, train=False), square))
             print(rows[-1], flush=True)
-    table = pd.DataFrame(rows)
-    with pd.option_context("display.width", 200, "display.precision", 3):
-        print(table.to_string(index=False))
+    print_table(rows)
     with atomic_write(args.out) as f:
-        ujson.dump({"threads": torch.get_num_threads(), "hidden": HIDDEN, "results": rows}, f, indent=1)
+        ujson.dump({"threads": torch.get_num_threads(), "hidden": HIDDEN, "square": args.square,
+                    "flops": "2*m*n*k per matmul; train: 6*batch*hidden*columns + 4*nnz*hidden; "
+                             "score: 2*batch*hidden*tracks + 2*nnz*hidden",
+                    "results": rows}, f, indent=1)
     print(f"wrote {args.out}")
+
+
+def print_table(rows: list[dict]) -> None:
+    table = pd.DataFrame(rows)
+    out = pd.DataFrame({
+        "items": table["items"], "precision": table["precision"], "mode": table["mode"],
+        "columns": table["columns"].round().astype(int), "playlists/s": table["playlists_per_s"].round(1),
+        "GFLOP/step": table["gflop"].round(3), "GFLOP/s": table["gflops"].round(1),
+        "matmul GFLOP/s (same shapes)": table["matmul_gflops"].round(1),
+        "of matmul peak": (100 * table["of_matmul_peak"]).round(1).astype(str) + "%",
+        "square GFLOP/s": table["square_gflops"].round(1),
+        "of square peak": (100 * table["of_square_peak"]).round(1).astype(str) + "%",
+        "share of time in matmuls": (100 * table["share_of_time_in_matmuls"]).round(1).astype(str) + "%"})
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(out.to_string(index=False))
 
 
 if __name__ == "__main__":

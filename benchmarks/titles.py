@@ -16,6 +16,8 @@ the mean tracks of those training playlists, other titles get popularity.
 The default seed (1) makes a tuning data set, other than the demo's (synthetic seed 0), on which the
 README reports. The title models choose their epoch on validation playlists carved from the training
 part (`mmcf train`'s carve), never on the test playlists.
+`--weights` compares settings to choose one (the title weight): that is tuning, so it refuses seed 0
+unless given `--allow-report-split`.
 """
 from __future__ import annotations
 
@@ -133,11 +135,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="synthetic data seed (default 1: the tuning data)")
     parser.add_argument("--teacher", action="store_true", help="also train with the DAE as teacher")
     parser.add_argument("--dae-dir", type=Path, help="reuse (or keep) the teacher DAE of this split here")
-    parser.add_argument("--weights", action="store_true", help="also compare title weights (sqrt, one)")
+    parser.add_argument("--weights", action="store_true",
+                        help="also compare title weights (sqrt, one): tuning, so not on seed 0 (the demo's data)")
+    parser.add_argument("--allow-report-split", action="store_true",
+                        help="allow --weights on seed 0, the data the README reports on (not for tuning)")
     parser.add_argument("--reference-preset", action="store_true",
                         help="also train CNNConfig.reference() (batch 150, artists, reference normaliser)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/titles.json"))
     args = parser.parse_args()
+    if args.weights and args.seed == 0 and not args.allow_report_split:
+        parser.error("--weights tunes the title weight, and seed 0 is the data `mmcf demo` and the README report on; "
+                     "use another --seed (e.g. 1), or --allow-report-split to reproduce report numbers (not to tune)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     playlists = list(synthetic_playlists(args.playlists, args.seed))
