@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="submission file (.csv or .csv.gz)")
     p.add_argument("--team", required=True)
     p.add_argument("--email", required=True)
-    p.add_argument("--model", default="mmcf", help="model kind to use (default mmcf = the ensemble)")
+    p.add_argument("--model", default=None, help="model kind (default: mmcf if trained, else the only model trained)")
     p.add_argument("--batch-size", type=int, default=500)
 
     p = sub.add_parser("verify", help="check a submission against every rule of the challenge")
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default=None)
     p.add_argument("--track", action="append", default=[], metavar="URI", help="seed track URI (repeatable)")
     p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
-    p.add_argument("--model", default="mmcf")
+    p.add_argument("--model", default=None, help="model kind (default: mmcf if trained, else the only model trained)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("serve", help="answer recommendations over HTTP (JSON API and a web page)")

@@ -11,15 +11,15 @@ from mpd.challenge import Query
 from mpd.errors import UserError
 from mpd.vocab import Vocab
 
-from .training import load_model
+from .training import choose_kind, load_model
 
 
 def recommend_one(model_dir: str | Path, title: str | None, tracks: list[str], n: int = 20,
-                  kind: str = "mmcf") -> list[dict]:
+                  kind: str | None = None) -> list[dict]:
     """Ranked tracks with names, artists and scores for one ad-hoc playlist."""
     if not tracks and not has_title(title):
         raise UserError("give a --title, one or more --track URIs, or both")
-    return recommend_rows(load_model(model_dir, kind), title, tracks, n)
+    return recommend_rows(load_model(model_dir, choose_kind(model_dir, kind)), title, tracks, n)
 
 
 def has_title(title: str | None) -> bool:

@@ -24,7 +24,7 @@ import ujson
 from mpd.errors import UserError
 
 from .service import MAX_BODY, RequestError, Service
-from .training import ENSEMBLE, load_model
+from .training import choose_kind, load_model
 
 log = logging.getLogger(__name__)
 ROUTES = {"/": "GET", "/health": "GET", "/tracks": "GET", "/recommend": "POST"}
@@ -38,27 +38,6 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     kind: str | None = None      # default: the ensemble if trained, else the only model trained
-
-
-def trained_kinds(model_dir: str | Path) -> list[str]:
-    """Kinds with a manifest in MODEL_DIR/<kind>/, plus the ensemble when its DAE and CNN are both there."""
-    kinds = sorted(p.parent.name for p in Path(model_dir).glob("*/manifest.json"))
-    return sorted({*kinds, ENSEMBLE}) if {"dae", "cnn"} <= set(kinds) else kinds
-
-
-def choose_kind(model_dir: str | Path, kind: str | None) -> str:
-    if not Path(model_dir).is_dir():
-        raise UserError(f"{model_dir}: no such model directory")
-    kinds = trained_kinds(model_dir)
-    if not kinds:
-        raise UserError(f"{model_dir}: no trained model here (run `mmcf train`)")
-    if kind is None and (ENSEMBLE in kinds or len(kinds) == 1):
-        return ENSEMBLE if ENSEMBLE in kinds else kinds[0]
-    if kind is None:
-        raise UserError(f"{model_dir} holds several models ({', '.join(kinds)}); choose one with --model")
-    if kind not in kinds:
-        raise UserError(f"{model_dir}: no trained '{kind}' model (trained here: {', '.join(kinds)})")
-    return kind
 
 
 @lru_cache(maxsize=1)

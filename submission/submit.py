@@ -13,7 +13,7 @@ from mpd.challenge import Query, read_challenge
 from mpd.errors import UserError
 from mpd.fingerprint import digest_bytes, digest_json
 
-from .training import load_model
+from .training import choose_kind, load_model
 from .writer import team_info_line, write_submission
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ N_RECOMMENDATIONS = 500
 
 
 def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Path, team: str, email: str,
-                    kind: str = "mmcf", batch_size: int = 500) -> Path:
+                    kind: str | None = None, batch_size: int = 500) -> Path:
     """Recommend 500 tracks for every challenge playlist and write OUT atomically.
 
     Finished batches go to OUT.partial as they complete, so a killed run resumes where it stopped.
@@ -33,6 +33,8 @@ def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Pat
     if out.is_dir():
         raise UserError(f"{out}: is a directory; give the submission file's name")
     queries = read_challenge(challenge)
+    kind = choose_kind(model_dir, kind)
+    log.info("answering with the '%s' model of %s", kind, model_dir)
     model = load_model(model_dir, kind)
     partial = out.with_name(out.name + ".partial")
     try:

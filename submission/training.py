@@ -188,6 +188,28 @@ def dae_teacher(dae: Recommender, corpus):
     return lambda rows: dae.teacher_targets(corpus, rows)
 
 
+def trained_kinds(model_dir: str | Path) -> list[str]:
+    """Kinds with a manifest in MODEL_DIR/<kind>/, plus the ensemble when its DAE and CNN are both there."""
+    kinds = sorted(p.parent.name for p in Path(model_dir).glob("*/manifest.json"))
+    return sorted({*kinds, ENSEMBLE}) if {"dae", "cnn"} <= set(kinds) else kinds
+
+
+def choose_kind(model_dir: str | Path, kind: str | None) -> str:
+    """The model kind to use: `kind` if trained here; without one the ensemble, else the only model."""
+    if not Path(model_dir).is_dir():
+        raise UserError(f"{model_dir}: no such model directory")
+    kinds = trained_kinds(model_dir)
+    if not kinds:
+        raise UserError(f"{model_dir}: no trained model here (run `mmcf train`)")
+    if kind is None and (ENSEMBLE in kinds or len(kinds) == 1):
+        return ENSEMBLE if ENSEMBLE in kinds else kinds[0]
+    if kind is None:
+        raise UserError(f"{model_dir} holds several models ({', '.join(kinds)}); choose one with --model")
+    if kind not in kinds:
+        raise UserError(f"{model_dir}: no trained '{kind}' model (trained here: {', '.join(kinds)})")
+    return kind
+
+
 def load_model(model_dir: str | Path, kind: str) -> Recommender:
     """A trained model of the given kind ('mmcf' = the ensemble) from a model directory."""
     model_dir = Path(model_dir)

@@ -155,3 +155,17 @@ def test_the_demo_replaces_a_model_directory_of_other_data(work):
     data = prepare_data(work["train"], models, replace=True)
     assert not (models / "knn").exists() and max(data.corpus.pids) < 200
     assert Validation.load(models / "validation").pids == data.validation.pids
+
+
+def test_submit_and_recommend_without_model_use_the_only_model_trained(work, capsys):
+    models = work["root"] / "models"
+    train(work["train"], models, "popularity")
+    out = work["root"] / "sub.csv"
+    assert main(["submit", "--model-dir", str(models), "--challenge", str(work["challenge"]), "--out", str(out),
+                 "--team", "t", "--email", "a@b.c"]) == 0
+    assert main(["recommend", "--model-dir", str(models), "--title", "rock", "-n", "3", "--json"]) == 0
+    capsys.readouterr()
+    train(work["train"], models, "knn")
+    assert main(["submit", "--model-dir", str(models), "--challenge", str(work["challenge"]), "--out", str(out),
+                 "--team", "t", "--email", "a@b.c"]) == 2
+    assert "several models (knn, popularity)" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import pytest
 from conftest import make_track, running_server, uri
 from models.store import load_vocab
 from submission.cli import main
-from submission.serve import choose_kind
+from submission.training import choose_kind
 
 SEEDS = [make_track(0, k, 0)["track_uri"] for k in (0, 1, 2)]      # popular "Rock Anthems" tracks
 HEADERS = {"Content-Type": "application/json"}
