@@ -206,7 +206,7 @@ def choose_kind(model_dir: str | Path, kind: str | None) -> str:
     if kind is None:
         raise UserError(f"{model_dir} holds several models ({', '.join(kinds)}); choose one with --model")
     if kind not in kinds:
-        raise UserError(f"{model_dir}: no trained '{kind}' model (trained here: {', '.join(kinds)})")
+        raise UserError(f"{Path(model_dir) / kind}: no trained '{kind}' model (trained in {model_dir}: {', '.join(kinds)})")
     return kind
 
 
