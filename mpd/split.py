@@ -93,8 +93,8 @@ def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed:
     by_file: dict[int, dict[int, int]] = {}
     for row, category in chosen.items():
         by_file.setdefault(where[row][0], {})[where[row][1]] = category
-    _remove_other_slices(out_dir / "train", {f.name for f in files})
-    with atomic_write(out_dir / SPLIT_FILE) as f:
+    _remove_other_slices(out_dir / "train", {f.name for f in files} if resume else set())   # before split.json:
+    with atomic_write(out_dir / SPLIT_FILE) as f:                     # a killed re-run must not resume stale slices
         ujson.dump(settings, f)
     rng = np.random.default_rng([seed, 1])
     entries, answers = [], {}
@@ -129,7 +129,7 @@ def write_challenge(path: Path, entries: list[dict], version: str) -> None:
 
 
 def _remove_other_slices(train_dir: Path, names: set[str]) -> None:
-    """Delete slice files of an earlier split whose source slice is gone."""
+    """Delete the slice files of an earlier split except `names`."""
     if train_dir.is_dir():
         for path in train_dir.iterdir():
             if SLICE_PATTERN.match(path.name) and path.name not in names:

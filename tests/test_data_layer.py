@@ -185,3 +185,21 @@ def test_challenge_shape_must_match_a_category(tiny_mpd, tmp_path):
     bad.write_text(json.dumps(data))
     with pytest.raises(DataError, match="matches no challenge category"):
         read_challenge(bad)
+
+
+def test_a_killed_rerun_on_changed_data_does_not_resume_old_slices(tmp_path, monkeypatch):
+    import mpd.split as split
+    source = write_mpd(tmp_path / "mpd", make_playlists(300), per_slice=100)
+    split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    write_mpd(source, make_playlists(300, seed=9), per_slice=100)          # same names, other content
+
+    def killed(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(split, "hold_out", killed)
+    with pytest.raises(KeyboardInterrupt):
+        split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    assert not list((tmp_path / "s" / "train").glob("mpd.slice.*"))      # the old slices are gone already
+    monkeypatch.undo()
+    paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    new = {p["pid"]: p["tracks"] for p in make_playlists(300, seed=9)}
+    assert all(p["tracks"] == new[p["pid"]] for p in read_playlists(paths["train"]))
