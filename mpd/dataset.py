@@ -9,7 +9,7 @@ from typing import Iterable
 from tqdm import tqdm
 
 from .fingerprint import SourceDigest
-from .matrix import CorpusRecorder, PlaylistCorpus
+from .matrix import PlaylistCorpus, record_all
 from .reader import count_playlists, read_playlists
 from .split import Validation, ValidationConfig, carve_validation
 from .vocab import Vocab, VocabConfig
@@ -42,9 +42,7 @@ def from_playlists(playlists: Iterable[dict], config: VocabConfig | None = None,
                    validation: Validation | ValidationConfig | None = None) -> TrainingData:
     """Carve validation playlists (or drop those of a given carve), then count the vocabulary (unless
     given) over the rest and map them onto it."""
-    recorder = CorpusRecorder()
-    for _ in recorder.record(playlists):
-        pass
+    recorder = record_all(playlists)
     if not isinstance(validation, Validation):
         validation = carve_validation(recorder, validation or ValidationConfig(per_category=0))
     held = validation.pids

@@ -111,9 +111,8 @@ class CorpusRecorder:
         artist_counts = np.bincount(np.concatenate([np.unique(track_artist[d]) for d in distinct]),
                                     minlength=len(self.artist_names))
         artist_uris = list(self.artist_ids)
-        seen = track_counts > 0
-        tracks = {uri: (int(count), name, artist_uris[artist]) for uri, count, name, artist, ok
-                  in zip(self.track_ids, track_counts, self.track_names, self.track_artist, seen) if ok}
+        tracks = {uri: (int(count), name, artist_uris[artist]) for uri, count, name, artist
+                  in zip(self.track_ids, track_counts, self.track_names, self.track_artist) if count > 0}
         artists = {uri: (int(count), name) for uri, count, name
                    in zip(artist_uris, artist_counts, self.artist_names) if count > 0}
         return vocab_from_counts(tracks, artists, config)

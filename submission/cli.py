@@ -66,11 +66,8 @@ def cmd_train(args) -> int:
 def _validation_config(args):
     """The validation carve asked for on the command line (None: the model directory's, or the default)."""
     from mpd.split import ValidationConfig
-    if args.val_per_category is None and args.val_seed is None:
-        return None
-    defaults = ValidationConfig()
-    return ValidationConfig(defaults.per_category if args.val_per_category is None else args.val_per_category,
-                            defaults.seed if args.val_seed is None else args.val_seed)
+    given = {k: v for k, v in (("per_category", args.val_per_category), ("seed", args.val_seed)) if v is not None}
+    return ValidationConfig(**given) if given else None
 
 
 def _settings(pairs: Sequence[str], epochs, seed, device, kind: str) -> dict[str, str]:
