@@ -21,6 +21,7 @@ The kNN scores with a sparse product: no FLOP count or peak for it.
 matrix, then recommend(..., recalculate_user=True) to fold in each new playlist's seeds. `dae` and
 `item-knn` are ours (default settings) through Recommender.recommend.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # implicit's advice: its own threads, not BLAS's
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice: its own threads, not BLAS's
 import numpy as np  # noqa: E402
 import pandas as pd
 import torch
@@ -37,14 +38,14 @@ import ujson
 
 from dae import matmul_flops, matmuls, square_gflops
 from dae_ablation import held_out_split
-from mpd.atomic import atomic_write
-from mpd.matrix import build_corpus, query_matrix, rows_to_matrix, seed_ids
-from mpd.metrics import score_all, summarize
-from mpd.matrix import build_vocab
-from models.als import ALSConfig
-from models.base import fill
-from models.dae import DAE, DAEConfig
-from models.knn import ItemKNN, track_matrix
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.matrix import build_corpus, query_matrix, rows_to_matrix, seed_ids
+from mmcf.mpd.metrics import score_all, summarize
+from mmcf.mpd.matrix import build_vocab
+from mmcf.models.als import ALSConfig
+from mmcf.models.base import fill
+from mmcf.models.dae import DAE, DAEConfig
+from mmcf.models.knn import ItemKNN, track_matrix
 
 BATCH = 256
 
@@ -54,9 +55,15 @@ class ImplicitALS:
 
     def __init__(self, config: ALSConfig) -> None:
         from implicit.als import AlternatingLeastSquares
-        self.model = AlternatingLeastSquares(factors=config.factors, regularization=config.regularization,
-                                             alpha=config.alpha, iterations=config.iterations,
-                                             random_state=config.seed, num_threads=torch.get_num_threads())
+
+        self.model = AlternatingLeastSquares(
+            factors=config.factors,
+            regularization=config.regularization,
+            alpha=config.alpha,
+            iterations=config.iterations,
+            random_state=config.seed,
+            num_threads=torch.get_num_threads(),
+        )
         self.rank = config.factors
 
     def fit(self, corpus, vocab) -> "ImplicitALS":
@@ -67,10 +74,17 @@ class ImplicitALS:
     def recommend(self, queries, n: int = 500) -> list[list[str]]:
         out = []
         for start in range(0, len(queries), BATCH):
-            batch = queries[start:start + BATCH]
-            seeds = rows_to_matrix([seed_ids(q, self.vocab) for q in batch], self.vocab)[:, :self.vocab.n_tracks]
-            ids, _ = self.model.recommend(np.arange(len(batch)), seeds, N=n, filter_already_liked_items=True,
-                                          recalculate_user=True)
+            batch = queries[start : start + BATCH]
+            seeds = rows_to_matrix([seed_ids(q, self.vocab) for q in batch], self.vocab)[
+                :, : self.vocab.n_tracks
+            ]
+            ids, _ = self.model.recommend(
+                np.arange(len(batch)),
+                seeds,
+                N=n,
+                filter_already_liked_items=True,
+                recalculate_user=True,
+            )
             for query, row in zip(batch, ids):
                 uris = [self.vocab.track_uris[i] for i in row if i >= 0]
                 out.append(uris + fill(uris, query.seeds, self.vocab.fill_uris, n - len(uris)))
@@ -81,7 +95,7 @@ def implicit_flops(model: ImplicitALS, queries, vocab) -> float:
     """FLOPs of implicit's recommend with recalculate_user: Cholesky fold-in per playlist + scoring every track."""
     r = model.rank
     seeds = np.array([len(seed_ids(q, vocab)) for q in queries], dtype=np.float64)
-    fold_in = (2 * seeds * r * r + 2 * seeds * r + r ** 3 / 3 + 2 * r * r).sum()
+    fold_in = (2 * seeds * r * r + 2 * seeds * r + r**3 / 3 + 2 * r * r).sum()
     return fold_in + 2.0 * len(queries) * r * vocab.n_tracks
 
 
@@ -92,7 +106,9 @@ def dae_flops(model: DAE, queries, vocab) -> float:
     return 2.0 * nnz * h + 2.0 * len(queries) * h * vocab.n_tracks
 
 
-def measure(name: str, model, rank: int, corpus, vocab, queries, answers, flops=None, square: float = 0.0) -> dict:
+def measure(
+    name: str, model, rank: int, corpus, vocab, queries, answers, flops=None, square: float = 0.0
+) -> dict:
     start = time.perf_counter()
     model.fit(corpus, vocab)
     fit_seconds = time.perf_counter() - start
@@ -105,15 +121,28 @@ def measure(name: str, model, rank: int, corpus, vocab, queries, answers, flops=
         matmul_s = matmuls(BATCH, vocab.n_tracks, bf16=False, train=False, rank=rank)
         peak = matmul_flops(BATCH, vocab.n_tracks, train=False, rank=rank) / matmul_s / 1e9
         gflops = flops(model, queries, vocab) / seconds / 1e9
-        row |= {"recommend GFLOP/s": gflops, "matmul GFLOP/s (same shape)": peak, "of matmul peak": gflops / peak,
-                "square GFLOP/s": square, "of square peak": gflops / square,
-                "share of time in matmuls": batches * matmul_s / seconds}
-    table = summarize(score_all(dict(zip((q.pid for q in queries), recs)), answers, vocab.artist_of()))
-    row |= {"r_precision": table.loc["all", "r_precision"], "ndcg": table.loc["all", "ndcg"],
-            "clicks": table.loc["all", "clicks"]}
-    print(f"{name}: fit {fit_seconds:.1f} s, recommend {row['recommend playlists/s']:.0f} playlists/s"
-          + (f" ({row['recommend GFLOP/s']:.1f} GFLOP/s)" if flops is not None else "")
-          + f", R-precision {row['r_precision']:.4f}", flush=True)
+        row |= {
+            "recommend GFLOP/s": gflops,
+            "matmul GFLOP/s (same shape)": peak,
+            "of matmul peak": gflops / peak,
+            "square GFLOP/s": square,
+            "of square peak": gflops / square,
+            "share of time in matmuls": batches * matmul_s / seconds,
+        }
+    table = summarize(
+        score_all(dict(zip((q.pid for q in queries), recs)), answers, vocab.artist_of())
+    )
+    row |= {
+        "r_precision": table.loc["all", "r_precision"],
+        "ndcg": table.loc["all", "ndcg"],
+        "clicks": table.loc["all", "clicks"],
+    }
+    print(
+        f"{name}: fit {fit_seconds:.1f} s, recommend {row['recommend playlists/s']:.0f} playlists/s"
+        + (f" ({row['recommend GFLOP/s']:.1f} GFLOP/s)" if flops is not None else "")
+        + f", R-precision {row['r_precision']:.4f}",
+        flush=True,
+    )
     return row
 
 
@@ -122,12 +151,21 @@ def main() -> None:
     parser.add_argument("--playlists", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-category", type=int, default=100)
-    parser.add_argument("--dae-epochs", type=int, default=None, help="cap the DAE's epochs per network")
-    parser.add_argument("--dae-configs", default=None,
-                        help="train only these DAE networks (comma-separated; the other categories are routed to "
-                             "the first): quicker when only recommend's speed is wanted")
-    parser.add_argument("--threads", type=int, default=None, help="torch and implicit threads (default: all)")
-    parser.add_argument("--models", default="implicit-als,item-knn,dae", help="which of implicit-als, item-knn, dae")
+    parser.add_argument(
+        "--dae-epochs", type=int, default=None, help="cap the DAE's epochs per network"
+    )
+    parser.add_argument(
+        "--dae-configs",
+        default=None,
+        help="train only these DAE networks (comma-separated; the other categories are routed to "
+        "the first): quicker when only recommend's speed is wanted",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch and implicit threads (default: all)"
+    )
+    parser.add_argument(
+        "--models", default="implicit-als,item-knn,dae", help="which of implicit-als, item-knn, dae"
+    )
     parser.add_argument("--square", type=int, default=2048, help="size of the square matmul peak")
     parser.add_argument("--out", type=Path, default=Path("als.json"))
     args = parser.parse_args()
@@ -138,8 +176,10 @@ def main() -> None:
     train, queries, answers = held_out_split(args.playlists, args.seed, args.per_category)
     vocab = build_vocab(train)
     corpus = build_corpus(train, vocab)
-    print(f"{len(corpus)} training playlists, {vocab.n_tracks} tracks, {len(queries)} held-out playlists, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{len(corpus)} training playlists, {vocab.n_tracks} tracks, {len(queries)} held-out playlists, "
+        f"{torch.get_num_threads()} threads"
+    )
     dae_config = DAEConfig()
     if args.dae_epochs:
         dae_config.epochs = dae_config.tied_only_epochs = args.dae_epochs
@@ -150,21 +190,54 @@ def main() -> None:
     chosen = args.models.split(",")
     rows = []
     if "implicit-als" in chosen:
-        rows.append(measure("implicit-als", ImplicitALS(als_config), als_config.factors, corpus, vocab, queries,
-                            answers, implicit_flops, square))
-    if "item-knn" in chosen:       # a sparse product: no dense FLOP count or peak
+        rows.append(
+            measure(
+                "implicit-als",
+                ImplicitALS(als_config),
+                als_config.factors,
+                corpus,
+                vocab,
+                queries,
+                answers,
+                implicit_flops,
+                square,
+            )
+        )
+    if "item-knn" in chosen:  # a sparse product: no dense FLOP count or peak
         rows.append(measure("item-knn (ours)", ItemKNN(), 0, corpus, vocab, queries, answers))
     if "dae" in chosen:
-        rows.append(measure("dae (ours)", DAE(dae_config), dae_config.hidden, corpus, vocab, queries, answers,
-                            dae_flops, square))
+        rows.append(
+            measure(
+                "dae (ours)",
+                DAE(dae_config),
+                dae_config.hidden,
+                corpus,
+                vocab,
+                queries,
+                answers,
+                dae_flops,
+                square,
+            )
+        )
     table = pd.DataFrame(rows).set_index("model")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 4):
         print(table)
     with atomic_write(args.out) as f:
-        ujson.dump({"playlists": args.playlists, "seed": args.seed, "n_tracks": vocab.n_tracks,
-                    "queries": len(queries), "threads": torch.get_num_threads(), "square": args.square,
-                    "dae_epochs": args.dae_epochs, "dae_configs": args.dae_configs,
-                    "rows": table.reset_index().to_dict(orient="records")}, f, indent=1)
+        ujson.dump(
+            {
+                "playlists": args.playlists,
+                "seed": args.seed,
+                "n_tracks": vocab.n_tracks,
+                "queries": len(queries),
+                "threads": torch.get_num_threads(),
+                "square": args.square,
+                "dae_epochs": args.dae_epochs,
+                "dae_configs": args.dae_configs,
+                "rows": table.reset_index().to_dict(orient="records"),
+            },
+            f,
+            indent=1,
+        )
     print(f"wrote {args.out}")
 
 

@@ -28,6 +28,7 @@ Per row it reports:
   "roofline" before). It equals "of matmul peak" up to the encoder's FLOPs (same work counted both
   ways), so the new information is in the GFLOP/s and the square-peak column.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,21 +40,39 @@ import pandas as pd
 import torch
 import ujson
 
-from mpd.atomic import atomic_write
-from models.dae import (DAEConfig, LazyAdam, _Inputs, _NegativeSampler, _Net, _Targets, csr_inputs,
-                        output_loss)
+from mmcf.mpd.atomic import atomic_write
+from mmcf.models.dae import (
+    DAEConfig,
+    LazyAdam,
+    _Inputs,
+    _NegativeSampler,
+    _Net,
+    _Targets,
+    csr_inputs,
+    output_loss,
+)
 
 HIDDEN = 256
 
 
-def random_batch(rng: np.random.Generator, rows: int, n_items: int, inputs: int, targets: int,
-                 sampler: _NegativeSampler | None) -> tuple[_Inputs, _Targets]:
+def random_batch(
+    rng: np.random.Generator,
+    rows: int,
+    n_items: int,
+    inputs: int,
+    targets: int,
+    sampler: _NegativeSampler | None,
+) -> tuple[_Inputs, _Targets]:
     """Inputs and targets of `rows` random playlists, popular items more likely (Zipf-like)."""
+
     def draw(k: int) -> np.ndarray:
         return np.minimum((n_items * rng.random(k) ** 3).astype(np.int64), n_items - 1)
+
     ids = draw(rows * inputs)
     weights = np.full(len(ids), 1 / np.sqrt(inputs), np.float32)
-    batch_in = _Inputs(torch.from_numpy(ids), torch.arange(0, rows * inputs, inputs), torch.from_numpy(weights))
+    batch_in = _Inputs(
+        torch.from_numpy(ids), torch.arange(0, rows * inputs, inputs), torch.from_numpy(weights)
+    )
     pos_rows = np.repeat(np.arange(rows), targets)
     key = np.unique(pos_rows * n_items + draw(rows * targets))
     r, c = key // n_items, key % n_items
@@ -64,13 +83,15 @@ def random_batch(rng: np.random.Generator, rows: int, n_items: int, inputs: int,
         positives, local = np.unique(c, return_inverse=True)
         negatives, weight = sampler.draw(positives, rng)
         t.columns = torch.from_numpy(np.concatenate([positives, negatives]))
-        t.col_weight = torch.from_numpy(np.concatenate([np.ones(len(positives)), weight]).astype(np.float32))
+        t.col_weight = torch.from_numpy(
+            np.concatenate([np.ones(len(positives)), weight]).astype(np.float32)
+        )
         t.local = torch.from_numpy(local.astype(np.int64))
     return batch_in, t
 
 
 def timed(fn, repeat: int) -> float:
-    fn()                                     # warm-up
+    fn()  # warm-up
     start = time.perf_counter()
     for _ in range(repeat):
         fn()
@@ -87,13 +108,13 @@ def square_gflops(bf16: bool, n: int, tries: int = 5) -> float:
     shared machine the mean would measure the other jobs)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b                                    # warm-up
+    a @ b  # warm-up
     times = []
     for _ in range(tries):
         start = time.perf_counter()
         a @ b
         times.append(time.perf_counter() - start)
-    return 2.0 * n ** 3 / min(times) / 1e9
+    return 2.0 * n**3 / min(times) / 1e9
 
 
 def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -> float:
@@ -107,18 +128,27 @@ def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -
         if train:
             g @ w
             g.T @ h
+
     return timed(run, 3)
 
 
-def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int,
-               head: int = 0) -> tuple[float, float, float]:
+def train_step(
+    n_items: int, rows: int, bf16: bool, negatives: int, steps: int, head: int = 0
+) -> tuple[float, float, float]:
     """Seconds per training step (untied network), the mean output columns it computes, its FLOPs."""
     rng = np.random.default_rng(0)
     net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0))
     net.untie()
-    sampler = _NegativeSampler(np.arange(n_items)[::-1].copy(), negatives, 0.5, head) if negatives else None
-    opt = LazyAdam(net.parameters(), lr=0.005) if sampler else torch.optim.Adam(net.parameters(), lr=0.005,
-                                                                                fused=True)
+    sampler = (
+        _NegativeSampler(np.arange(n_items)[::-1].copy(), negatives, 0.5, head)
+        if negatives
+        else None
+    )
+    opt = (
+        LazyAdam(net.parameters(), lr=0.005)
+        if sampler
+        else torch.optim.Adam(net.parameters(), lr=0.005, fused=True)
+    )
     batches = [random_batch(rng, rows, n_items, 40, 90, sampler) for _ in range(steps + 1)]
     it = iter(batches)
 
@@ -129,9 +159,12 @@ def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int,
         opt.zero_grad()
         loss.backward()
         opt.step()
+
     seconds = timed(step, steps)
-    timed_batches = batches[1:]                      # batches[0] is the warm-up
-    cols = float(np.mean([n_items if t.columns is None else len(t.columns) for _, t in timed_batches]))
+    timed_batches = batches[1:]  # batches[0] is the warm-up
+    cols = float(
+        np.mean([n_items if t.columns is None else len(t.columns) for _, t in timed_batches])
+    )
     nnz = float(np.mean([len(i.ids) for i, _ in timed_batches]))
     flops = 6.0 * rows * HIDDEN * cols + 4.0 * nnz * HIDDEN
     return seconds, cols, flops
@@ -140,38 +173,62 @@ def train_step(n_items: int, rows: int, bf16: bool, negatives: int, steps: int,
 def score_step(n_items: int, rows: int, bf16: bool) -> tuple[float, float]:
     """Seconds to score one batch over every track (the first half of the items), and its FLOPs."""
     import scipy.sparse as sp
+
     n_tracks = n_items // 2
     net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0)).eval()
     rng = np.random.default_rng(0)
-    x = sp.csr_matrix((np.ones(rows * 40, np.float32), rng.integers(0, n_items, rows * 40),
-                       np.arange(0, rows * 40 + 1, 40)), shape=(rows, n_items))
+    x = sp.csr_matrix(
+        (
+            np.ones(rows * 40, np.float32),
+            rng.integers(0, n_items, rows * 40),
+            np.arange(0, rows * 40 + 1, 40),
+        ),
+        shape=(rows, n_items),
+    )
 
     @torch.no_grad()
     def run():
         net.decode(net.encode(csr_inputs(x, "l2")), n_tracks, bf16)
+
     return timed(run, 3), 2.0 * rows * HIDDEN * n_tracks + 2.0 * x.nnz * HIDDEN
 
 
-def measured(row: dict, seconds: float, flops: float, matmul_s: float, matmul_flops_: float, square: float) -> dict:
+def measured(
+    row: dict, seconds: float, flops: float, matmul_s: float, matmul_flops_: float, square: float
+) -> dict:
     """The row with its time, achieved GFLOP/s and the ratios to the two matmul peaks."""
     gflops, peak = flops / seconds / 1e9, matmul_flops_ / matmul_s / 1e9
-    return row | {"step_s": seconds, "playlists_per_s": row["batch"] / seconds, "gflop": flops / 1e9,
-                  "gflops": gflops, "matmul_s": matmul_s, "matmul_gflops": peak, "of_matmul_peak": gflops / peak,
-                  "square_gflops": square, "of_square_peak": gflops / square,
-                  "share_of_time_in_matmuls": matmul_s / seconds}
+    return row | {
+        "step_s": seconds,
+        "playlists_per_s": row["batch"] / seconds,
+        "gflop": flops / 1e9,
+        "gflops": gflops,
+        "matmul_s": matmul_s,
+        "matmul_gflops": peak,
+        "of_matmul_peak": gflops / peak,
+        "square_gflops": square,
+        "of_square_peak": gflops / square,
+        "share_of_time_in_matmuls": matmul_s / seconds,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", default="100000,700000", help="vocabulary sizes (tracks + artists)")
+    parser.add_argument(
+        "--items", default="100000,700000", help="vocabulary sizes (tracks + artists)"
+    )
     parser.add_argument("--batch", type=int, default=DAEConfig.batch_size, help="training batch")
     parser.add_argument("--negatives", type=int, default=DAEConfig.negatives)
-    parser.add_argument("--head", type=int, default=DAEConfig.head_negatives, help="exact head of train-head")
+    parser.add_argument(
+        "--head", type=int, default=DAEConfig.head_negatives, help="exact head of train-head"
+    )
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--score-batch", type=int, default=DAEConfig.score_batch)
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per setting")
     parser.add_argument("--square", type=int, default=2048, help="size of the square matmul peak")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     parser.add_argument("--out", type=Path, default=Path("dae_bench.json"))
     args = parser.parse_args()
     if args.threads:
@@ -181,40 +238,89 @@ def main() -> None:
         for precision in args.precisions.split(","):
             bf16 = precision == "bf16"
             square = square_gflops(bf16, args.square)
-            for mode, negatives, head in (("train-exact", 0, 0), ("train-sampled", args.negatives, 0),
-                                          ("train-head", args.negatives, args.head)):
-                seconds, cols, flops = train_step(n_items, args.batch, bf16, negatives, args.steps, head)
+            for mode, negatives, head in (
+                ("train-exact", 0, 0),
+                ("train-sampled", args.negatives, 0),
+                ("train-head", args.negatives, args.head),
+            ):
+                seconds, cols, flops = train_step(
+                    n_items, args.batch, bf16, negatives, args.steps, head
+                )
                 limit = matmuls(args.batch, round(cols), bf16, train=True)
-                rows.append(measured({"items": n_items, "precision": precision, "mode": mode, "batch": args.batch,
-                                      "columns": cols}, seconds, flops, limit,
-                                     matmul_flops(args.batch, round(cols), train=True), square))
+                rows.append(
+                    measured(
+                        {
+                            "items": n_items,
+                            "precision": precision,
+                            "mode": mode,
+                            "batch": args.batch,
+                            "columns": cols,
+                        },
+                        seconds,
+                        flops,
+                        limit,
+                        matmul_flops(args.batch, round(cols), train=True),
+                        square,
+                    )
+                )
                 print(rows[-1], flush=True)
             seconds, flops = score_step(n_items, args.score_batch, bf16)
             limit = matmuls(args.score_batch, n_items // 2, bf16, train=False)
-            rows.append(measured({"items": n_items, "precision": precision, "mode": "score",
-                                  "batch": args.score_batch, "columns": n_items // 2}, seconds, flops, limit,
-                                 matmul_flops(args.score_batch, n_items // 2, train=False), square))
+            rows.append(
+                measured(
+                    {
+                        "items": n_items,
+                        "precision": precision,
+                        "mode": "score",
+                        "batch": args.score_batch,
+                        "columns": n_items // 2,
+                    },
+                    seconds,
+                    flops,
+                    limit,
+                    matmul_flops(args.score_batch, n_items // 2, train=False),
+                    square,
+                )
+            )
             print(rows[-1], flush=True)
     print_table(rows)
     with atomic_write(args.out) as f:
-        ujson.dump({"threads": torch.get_num_threads(), "hidden": HIDDEN, "square": args.square,
-                    "flops": "2*m*n*k per matmul; train: 6*batch*hidden*columns + 4*nnz*hidden; "
-                             "score: 2*batch*hidden*tracks + 2*nnz*hidden",
-                    "results": rows}, f, indent=1)
+        ujson.dump(
+            {
+                "threads": torch.get_num_threads(),
+                "hidden": HIDDEN,
+                "square": args.square,
+                "flops": "2*m*n*k per matmul; train: 6*batch*hidden*columns + 4*nnz*hidden; "
+                "score: 2*batch*hidden*tracks + 2*nnz*hidden",
+                "results": rows,
+            },
+            f,
+            indent=1,
+        )
     print(f"wrote {args.out}")
 
 
 def print_table(rows: list[dict]) -> None:
     table = pd.DataFrame(rows)
-    out = pd.DataFrame({
-        "items": table["items"], "precision": table["precision"], "mode": table["mode"],
-        "columns": table["columns"].round().astype(int), "playlists/s": table["playlists_per_s"].round(1),
-        "GFLOP/step": table["gflop"].round(3), "GFLOP/s": table["gflops"].round(1),
-        "matmul GFLOP/s (same shapes)": table["matmul_gflops"].round(1),
-        "of matmul peak": (100 * table["of_matmul_peak"]).round(1).astype(str) + "%",
-        "square GFLOP/s": table["square_gflops"].round(1),
-        "of square peak": (100 * table["of_square_peak"]).round(1).astype(str) + "%",
-        "share of time in matmuls": (100 * table["share_of_time_in_matmuls"]).round(1).astype(str) + "%"})
+    out = pd.DataFrame(
+        {
+            "items": table["items"],
+            "precision": table["precision"],
+            "mode": table["mode"],
+            "columns": table["columns"].round().astype(int),
+            "playlists/s": table["playlists_per_s"].round(1),
+            "GFLOP/step": table["gflop"].round(3),
+            "GFLOP/s": table["gflops"].round(1),
+            "matmul GFLOP/s (same shapes)": table["matmul_gflops"].round(1),
+            "of matmul peak": (100 * table["of_matmul_peak"]).round(1).astype(str) + "%",
+            "square GFLOP/s": table["square_gflops"].round(1),
+            "of square peak": (100 * table["of_square_peak"]).round(1).astype(str) + "%",
+            "share of time in matmuls": (100 * table["share_of_time_in_matmuls"])
+            .round(1)
+            .astype(str)
+            + "%",
+        }
+    )
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(out.to_string(index=False))
 

@@ -19,6 +19,7 @@ part (`mmcf train`'s carve), never on the test playlists.
 `--weights` compares settings to choose one (the title weight): that is tuning, so it refuses seed 0
 unless given `--allow-report-split`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,23 +31,28 @@ import numpy as np
 import torch
 import ujson
 
-from models.base import popularity_scores, top_n
-from models.charcnn import CNNConfig, CharCNN, group_titles, mean_targets
-from mpd.atomic import atomic_write
-from mpd.challenge import CATEGORIES, Query
-from mpd.dataset import TrainingData, from_playlists
-from mpd.metrics import Answer, coverage, score_all
-from mpd.split import ValidationConfig
-from mpd.synth import synthetic_playlists
-from mpd.titles import CharVocab, has_non_latin_or_emoji, normalize_title
+from mmcf.models.base import popularity_scores, top_n
+from mmcf.models.charcnn import CNNConfig, CharCNN, group_titles, mean_targets
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.challenge import CATEGORIES, Query
+from mmcf.mpd.dataset import TrainingData, from_playlists
+from mmcf.mpd.metrics import Answer, coverage, score_all
+from mmcf.mpd.split import ValidationConfig
+from mmcf.mpd.synth import synthetic_playlists
+from mmcf.mpd.titles import CharVocab, has_non_latin_or_emoji, normalize_title
 
 log = logging.getLogger("benchmarks.titles")
 GROUPS = ("cat1", "exotic", "lost", "all")
 
 
 def split(playlists: list[dict], test: int, seed: int) -> tuple[list[dict], list[dict]]:
-    held = set(np.random.default_rng([seed, 11]).choice(len(playlists), test, replace=False).tolist())
-    return ([p for i, p in enumerate(playlists) if i not in held], [p for i, p in enumerate(playlists) if i in held])
+    held = set(
+        np.random.default_rng([seed, 11]).choice(len(playlists), test, replace=False).tolist()
+    )
+    return (
+        [p for i, p in enumerate(playlists) if i not in held],
+        [p for i, p in enumerate(playlists) if i in held],
+    )
 
 
 def title_queries(test: list[dict]) -> tuple[list[Query], dict[int, Answer], dict[str, set[int]]]:
@@ -59,7 +65,9 @@ def title_queries(test: list[dict]) -> tuple[list[Query], dict[int, Answer], dic
             continue
         tracks = p["tracks"]
         queries.append(Query(pid=p["pid"], title=p["name"], category=1))
-        answers[p["pid"]] = Answer(1, [t["track_uri"] for t in tracks], sorted({t["artist_uri"] for t in tracks}))
+        answers[p["pid"]] = Answer(
+            1, [t["track_uri"] for t in tracks], sorted({t["artist_uri"] for t in tracks})
+        )
         groups["all"].add(p["pid"])
         if cat1.min_length <= len(tracks) <= cat1.max_length:
             groups["cat1"].add(p["pid"])
@@ -70,35 +78,66 @@ def title_queries(test: list[dict]) -> tuple[list[Query], dict[int, Answer], dic
     return queries, answers, groups
 
 
-def evaluate(scores: torch.Tensor, usable: torch.Tensor, queries: list[Query], answers: dict[int, Answer],
-             groups: dict[str, set[int]], vocab) -> dict:
+def evaluate(
+    scores: torch.Tensor,
+    usable: torch.Tensor,
+    queries: list[Query],
+    answers: dict[int, Answer],
+    groups: dict[str, set[int]],
+    vocab,
+) -> dict:
     """Mean R-precision per group (popularity where the title is unusable) and the usable share."""
     scores = torch.where(usable[:, None], scores, popularity_scores(vocab, len(queries)))
     recs = {}
     for start in range(0, len(queries), 512):
-        batch = queries[start:start + 512]
-        recs.update(zip((q.pid for q in batch), top_n(scores[start:start + 512], batch, vocab, 500)))
+        batch = queries[start : start + 512]
+        recs.update(
+            zip((q.pid for q in batch), top_n(scores[start : start + 512], batch, vocab, 500))
+        )
     table = score_all(recs, answers, vocab.artist_of()).set_index("pid")
     ok = dict(zip((q.pid for q in queries), usable.tolist()))
-    return {name: {"r_precision": float(table.loc[sorted(pids), "r_precision"].mean()), "queries": len(pids),
-                   "usable": float(np.mean([ok[p] for p in pids]))} for name, pids in groups.items()}
+    return {
+        name: {
+            "r_precision": float(table.loc[sorted(pids), "r_precision"].mean()),
+            "queries": len(pids),
+            "usable": float(np.mean([ok[p] for p in pids])),
+        }
+        for name, pids in groups.items()
+    }
 
 
-def train_cnn(name: str, config: CNNConfig, training: TrainingData, teacher=None) -> tuple[CharCNN, dict]:
+def train_cnn(
+    name: str, config: CNNConfig, training: TrainingData, teacher=None
+) -> tuple[CharCNN, dict]:
     start = time.perf_counter()
-    model = CharCNN(config).fit(training.corpus, training.vocab, teacher, validation=training.validation)
+    model = CharCNN(config).fit(
+        training.corpus,
+        training.vocab,
+        members={"dae": teacher} if teacher is not None else None,
+        validation=training.validation,
+    )
     seconds = time.perf_counter() - start
-    log.info("%s: trained in %.1fs, best epoch %d of %d", name, seconds, model.best_epoch, len(model.history))
-    return model, {"train_seconds": round(seconds, 1), "best_epoch": model.best_epoch,
-                   "epochs_run": len(model.history), "validation_r_precision": [v if v is None else round(v, 4) for v in model.history],
-                   "characters": len(model.chars)}
+    log.info(
+        "%s: trained in %.1fs, best epoch %d of %d",
+        name,
+        seconds,
+        model.best_epoch,
+        len(model.history),
+    )
+    return model, {
+        "train_seconds": round(seconds, 1),
+        "best_epoch": model.best_epoch,
+        "epochs_run": len(model.history),
+        "validation_r_precision": [v if v is None else round(v, 4) for v in model.history],
+        "characters": len(model.chars),
+    }
 
 
 def title_lookup(corpus, vocab, titles: list[str], mode: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The no-model peer: a title seen in training → the mean tracks of its training playlists."""
     chars = CharVocab.build(corpus.titles, 1, mode)
     data = group_titles(corpus, np.arange(len(corpus)), chars)
-    means = mean_targets(corpus, vocab, data)[:, :vocab.n_tracks].tocsr()
+    means = mean_targets(corpus, vocab, data)[:, : vocab.n_tracks].tocsr()
     where = {t: i for i, t in enumerate(data.texts)}
     texts = [chars.normalize(t) for t in titles]
     usable = torch.tensor([t in where for t in texts], dtype=torch.bool)
@@ -106,14 +145,15 @@ def title_lookup(corpus, vocab, titles: list[str], mode: str) -> tuple[torch.Ten
     index = usable.nonzero().ravel()
     if len(index):
         scores[index] = torch.from_numpy(means[[where[texts[i]] for i in index.tolist()]].toarray())
-        scores[index] += 1e-6 * popularity_scores(vocab, len(index))     # popularity breaks ties
+        scores[index] += 1e-6 * popularity_scores(vocab, len(index))  # popularity breaks ties
     return scores, usable
 
 
-def dae_teacher(training: TrainingData, seed: int, directory: Path | None):
+def teacher_dae(training: TrainingData, seed: int, directory: Path | None):
     """The DAE network serving category 1 as the title model's teacher: loaded from `directory` if one was
     saved there (by this script, same split), else trained here (and saved there)."""
-    from models.dae import DAE, DAEConfig
+    from mmcf.models.dae import DAE, DAEConfig
+
     corpus, vocab = training.corpus, training.vocab
     if directory is not None and (directory / "manifest.json").exists():
         log.info("DAE 0to1 loaded from %s", directory)
@@ -125,27 +165,44 @@ def dae_teacher(training: TrainingData, seed: int, directory: Path | None):
         log.info("DAE 0to1 trained in %.1fs", info["train_seconds"])
         if directory is not None:
             dae.save(directory)
-    return (lambda rows: dae.teacher_targets(corpus, rows)), info
+    return dae, info
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--playlists", type=int, default=20000)
-    parser.add_argument("--test", type=int, default=3000, help="playlists held out as title-only queries")
-    parser.add_argument("--seed", type=int, default=1, help="synthetic data seed (default 1: the tuning data)")
+    parser.add_argument(
+        "--test", type=int, default=3000, help="playlists held out as title-only queries"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="synthetic data seed (default 1: the tuning data)"
+    )
     parser.add_argument("--teacher", action="store_true", help="also train with the DAE as teacher")
-    parser.add_argument("--dae-dir", type=Path, help="reuse (or keep) the teacher DAE of this split here")
-    parser.add_argument("--weights", action="store_true",
-                        help="also compare title weights (sqrt, one): tuning, so not on seed 0 (the demo's data)")
-    parser.add_argument("--allow-report-split", action="store_true",
-                        help="allow --weights on seed 0, the data the README reports on (not for tuning)")
-    parser.add_argument("--reference-preset", action="store_true",
-                        help="also train CNNConfig.reference() (batch 150, artists, reference normaliser)")
+    parser.add_argument(
+        "--dae-dir", type=Path, help="reuse (or keep) the teacher DAE of this split here"
+    )
+    parser.add_argument(
+        "--weights",
+        action="store_true",
+        help="also compare title weights (sqrt, one): tuning, so not on seed 0 (the demo's data)",
+    )
+    parser.add_argument(
+        "--allow-report-split",
+        action="store_true",
+        help="allow --weights on seed 0, the data the README reports on (not for tuning)",
+    )
+    parser.add_argument(
+        "--reference-preset",
+        action="store_true",
+        help="also train CNNConfig.reference() (batch 150, artists, reference normaliser)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/titles.json"))
     args = parser.parse_args()
     if args.weights and args.seed == 0 and not args.allow_report_split:
-        parser.error("--weights tunes the title weight, and seed 0 is the data `mmcf demo` and the README report on; "
-                     "use another --seed (e.g. 1), or --allow-report-split to reproduce report numbers (not to tune)")
+        parser.error(
+            "--weights tunes the title weight, and seed 0 is the data `mmcf demo` and the README report on; "
+            "use another --seed (e.g. 1), or --allow-report-split to reproduce report numbers (not to tune)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     playlists = list(synthetic_playlists(args.playlists, args.seed))
@@ -154,35 +211,58 @@ def main() -> None:
     vocab, corpus = training.vocab, training.corpus
     queries, answers, groups = title_queries(test)
     titles = [q.title for q in queries]
-    results: dict = {"playlists": args.playlists, "train": len(train), "seed": args.seed,
-                     "n_tracks": vocab.n_tracks, "n_items": vocab.n_items, "threads": torch.get_num_threads(),
-                     "coverage": coverage(answers, vocab.track_index), "models": {}}
+    results: dict = {
+        "playlists": args.playlists,
+        "train": len(train),
+        "seed": args.seed,
+        "n_tracks": vocab.n_tracks,
+        "n_items": vocab.n_items,
+        "threads": torch.get_num_threads(),
+        "coverage": coverage(answers, vocab.track_index),
+        "models": {},
+    }
 
     def record(name: str, scores: torch.Tensor, usable: torch.Tensor, info: dict) -> None:
-        results["models"][name] = {**info, **evaluate(scores, usable, queries, answers, groups, vocab)}
+        results["models"][name] = {
+            **info,
+            **evaluate(scores, usable, queries, answers, groups, vocab),
+        }
 
-    record("popularity", popularity_scores(vocab, len(queries)), torch.zeros(len(queries), dtype=torch.bool), {})
+    record(
+        "popularity",
+        popularity_scores(vocab, len(queries)),
+        torch.zeros(len(queries), dtype=torch.bool),
+        {},
+    )
     for mode in ("unicode", "reference"):
         record(f"title lookup {mode}", *title_lookup(corpus, vocab, titles, mode), {})
-    reference_titles = {"normalizer": "reference", "max_chars": 25}     # only the normaliser differs
-    runs = {"cnn unicode": CNNConfig(seed=args.seed),
-            "cnn reference normaliser": CNNConfig(seed=args.seed, **reference_titles)}
+    reference_titles = {"normalizer": "reference", "max_chars": 25}  # only the normaliser differs
+    runs = {
+        "cnn unicode": CNNConfig(seed=args.seed),
+        "cnn reference normaliser": CNNConfig(seed=args.seed, **reference_titles),
+    }
     if args.reference_preset:
         runs["cnn reference preset"] = CNNConfig.reference(seed=args.seed)
     if args.weights:
-        runs.update({f"cnn unicode weight={w}": CNNConfig(seed=args.seed, title_weight=w) for w in ("sqrt", "one")})
+        runs.update(
+            {
+                f"cnn unicode weight={w}": CNNConfig(seed=args.seed, title_weight=w)
+                for w in ("sqrt", "one")
+            }
+        )
     for name, config in runs.items():
         model, info = train_cnn(name, config, training)
         record(name, *model.title_scores(titles), info)
-        if config.memory_weight > 0:            # the same network without the title memory
+        if config.memory_weight > 0:  # the same network without the title memory
             model.config.memory_weight = 0.0
             record(f"{name}, CNN alone", *model.title_scores(titles), info)
     if args.teacher:
-        teacher, info = dae_teacher(training, args.seed, args.dae_dir)
+        teacher, info = teacher_dae(training, args.seed, args.dae_dir)
         results["dae_0to1"] = info
-        for name, config in {"cnn unicode + DAE teacher": CNNConfig(seed=args.seed),
-                             "cnn reference normaliser + DAE teacher": CNNConfig(seed=args.seed,
-                                                                                 **reference_titles)}.items():
+        for name, config in {
+            "cnn unicode + DAE teacher": CNNConfig(seed=args.seed),
+            "cnn reference normaliser + DAE teacher": CNNConfig(seed=args.seed, **reference_titles),
+        }.items():
             model, info = train_cnn(name, config, training, teacher)
             record(name, *model.title_scores(titles), info)
 
@@ -195,16 +275,20 @@ def main() -> None:
 def print_table(results: dict) -> None:
     models = results["models"]
     sizes = next(iter(models.values()))
-    print(f"\n{results['playlists']} synthetic playlists (seed {results['seed']}), {results['train']} for training, "
-          f"{results['n_items']} items; vocabulary covers {results['coverage']:.1%} of held-out tracks")
+    print(
+        f"\n{results['playlists']} synthetic playlists (seed {results['seed']}), {results['train']} for training, "
+        f"{results['n_items']} items; vocabulary covers {results['coverage']:.1%} of held-out tracks"
+    )
     head = "".join(f"{g + ' (' + str(sizes[g]['queries']) + ')':>16}" for g in GROUPS)
     print(f"{'title-only R-precision':<40}{head}{'exotic usable':>15}{'train s':>9}{'epochs':>8}")
     base = models["popularity"]["cat1"]["r_precision"]
     for name, m in models.items():
         cells = "".join(f"{m[g]['r_precision']:>16.4f}" for g in GROUPS)
         epochs = f"{m['best_epoch']}/{m['epochs_run']}" if "best_epoch" in m else "-"
-        print(f"{name:<40}{cells}{m['exotic']['usable']:>15.1%}{m.get('train_seconds', 0):>9.1f}{epochs:>8}"
-              f"   ({m['cat1']['r_precision'] / base:.1f}× popularity on cat1)")
+        print(
+            f"{name:<40}{cells}{m['exotic']['usable']:>15.1%}{m.get('train_seconds', 0):>9.1f}{epochs:>8}"
+            f"   ({m['cat1']['r_precision'] / base:.1f}× popularity on cat1)"
+        )
 
 
 if __name__ == "__main__":

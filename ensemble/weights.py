@@ -5,6 +5,7 @@ scores the validation queries once as it is, and a grid over the weights (coordi
 rounds) keeps the best mean R-precision. A weight of 0 drops the member: a peer joins the submission
 only if it helped on validation.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -16,15 +17,15 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from models.base import top_n
-from models.charcnn import CharCNN
-from models.dae import DAE
-from models.registry import model_class
-from mpd.challenge import Query
-from mpd.errors import UserError
-from mpd.metrics import Answer, score_all, summarize
-from mpd.split import Validation
-from mpd.vocab import Vocab
+from mmcf.models.base import top_n
+from mmcf.models.charcnn import CharCNN
+from mmcf.models.dae import DAE
+from mmcf.models.registry import model_class
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.metrics import Answer, score_all, summarize
+from mmcf.mpd.split import Validation
+from mmcf.mpd.vocab import Vocab
 
 from .blend import MMCF, combine
 
@@ -33,10 +34,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BlendConfig:
-    members: tuple[str, ...] = ("knn", "als")   # peers tried as members (those trained in the model dir)
-    steps: int = 10                              # weights tried: 0, 1/steps, …, max_weight
-    max_weight: float = 0.9                      # the DAE always keeps at least 1 − Σβ ≥ 0.1 in total
-    rounds: int = 2                              # coordinate-ascent passes over the members
+    members: tuple[str, ...] = (
+        "knn",
+        "als",
+    )  # peers tried as members (those trained in the model dir)
+    steps: int = 10  # weights tried: 0, 1/steps, …, max_weight
+    max_weight: float = 0.9  # the DAE always keeps at least 1 − Σβ ≥ 0.1 in total
+    rounds: int = 2  # coordinate-ascent passes over the members
 
     def __post_init__(self) -> None:
         self.members = tuple(self.members)
@@ -57,8 +61,14 @@ class _Parts:
     peers: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def fit_blend(dae: DAE, cnn: CharCNN, model_dir: str | Path, validation: Validation, vocab: Vocab,
-              config: BlendConfig | None = None) -> tuple[MMCF, dict]:
+def fit_blend(
+    dae: DAE,
+    cnn: CharCNN,
+    model_dir: str | Path,
+    validation: Validation,
+    vocab: Vocab,
+    config: BlendConfig | None = None,
+) -> tuple[MMCF, dict]:
     """The MMCF ensemble with validated member weights, and a report (weights, validation R-precision)."""
     config = config or BlendConfig()
     model_dir = Path(model_dir)
@@ -67,29 +77,49 @@ def fit_blend(dae: DAE, cnn: CharCNN, model_dir: str | Path, validation: Validat
     if skipped:
         log.info("blend: %s not trained in %s, not tried", ", ".join(skipped), model_dir)
     if not validation.queries:
-        raise UserError(f"{model_dir}: no validation playlists to choose the blend's weights on "
-                        "(trained with --val-per-category 0)")
+        raise UserError(
+            f"{model_dir}: no validation playlists to choose the blend's weights on "
+            "(trained with --val-per-category 0)"
+        )
     members = {m: model_class(m).load(model_dir / m, vocab) for m in available}
     parts = _score_parts(dae, cnn, members, validation.queries, validation.answers)
     weights, history = _search(parts, available, config, vocab)
-    report = {"validation_queries": len(validation.queries), "validation_r_precision": history,
-              "plain_mmcf_r_precision": history[0]["r_precision"], "r_precision": history[-1]["r_precision"]}
-    log.info("blend weights %s: validation R-precision %.4f (plain MMCF %.4f)", weights,
-             report["r_precision"], report["plain_mmcf_r_precision"])
+    report = {
+        "validation_queries": len(validation.queries),
+        "validation_r_precision": history,
+        "plain_mmcf_r_precision": history[0]["r_precision"],
+        "r_precision": history[-1]["r_precision"],
+    }
+    log.info(
+        "blend weights %s: validation R-precision %.4f (plain MMCF %.4f)",
+        weights,
+        report["r_precision"],
+        report["plain_mmcf_r_precision"],
+    )
     return MMCF(dae, cnn, {m: members[m] for m in available if weights[m] > 0}, weights), report
 
 
-def _score_parts(dae: DAE, cnn: CharCNN, peers: Mapping, queries: list[Query], answers: dict) -> _Parts:
+def _score_parts(
+    dae: DAE, cnn: CharCNN, peers: Mapping, queries: list[Query], answers: dict
+) -> _Parts:
     plain = MMCF(dae, cnn)
     title, w, seeded = plain.title_and_seed_weight(queries)
     with_seeds = [queries[i] for i in np.flatnonzero(seeded)]
     dae_scores, _ = plain.seed_parts(with_seeds)
-    return _Parts(queries, answers, title, w, seeded, dae_scores,
-                  {name: peer.score(with_seeds) for name, peer in peers.items()})
+    return _Parts(
+        queries,
+        answers,
+        title,
+        w,
+        seeded,
+        dae_scores,
+        {name: peer.score(with_seeds) for name, peer in peers.items()},
+    )
 
 
-def _search(parts: _Parts, members: Sequence[str], config: BlendConfig, vocab: Vocab
-            ) -> tuple[dict[str, float], list[dict]]:
+def _search(
+    parts: _Parts, members: Sequence[str], config: BlendConfig, vocab: Vocab
+) -> tuple[dict[str, float], list[dict]]:
     """Coordinate ascent over a grid of member weights; returns the weights and each improvement."""
     weights = {m: 0.0 for m in members}
     best = _evaluate(parts, weights, vocab)
@@ -112,4 +142,6 @@ def _evaluate(parts: _Parts, weights: Mapping[str, float], vocab: Vocab) -> floa
     """Mean validation R-precision of the blend with these member weights."""
     scores = combine(parts.title, parts.w, parts.seeded, parts.dae, parts.peers, weights, vocab)
     recs = dict(zip((q.pid for q in parts.queries), top_n(scores, parts.queries, vocab, 500)))
-    return float(summarize(score_all(recs, parts.answers, vocab.artist_of())).loc["all", "r_precision"])
+    return float(
+        summarize(score_all(recs, parts.answers, vocab.artist_of())).loc["all", "r_precision"]
+    )

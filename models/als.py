@@ -1,4 +1,5 @@
 """Matrix factorisation peer: implicit's ALS (optional extra `compare`), folded in for new playlists."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,9 +9,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mpd.errors import UserError
-from mpd.matrix import PlaylistCorpus, seed_ids
-from mpd.vocab import Vocab
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
+from mmcf.mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
 from .knn import track_matrix
@@ -21,7 +22,7 @@ from .store import config_from, load_tensors, read_manifest, save_tensors, write
 class ALSConfig:
     factors: int = 128
     regularization: float = 0.05
-    alpha: float = 20.0        # confidence of an observed track: 1 + alpha
+    alpha: float = 20.0  # confidence of an observed track: 1 + alpha
     iterations: int = 15
     seed: int = 0
 
@@ -34,17 +35,24 @@ class ALS(Recommender):
         super().__init__()
         self.config = config or ALSConfig()
         self.item_factors: torch.Tensor | None = None
-        self._gram: torch.Tensor | None = None     # YᵀY + λI, shared by every fold-in
+        self._gram: torch.Tensor | None = None  # YᵀY + λI, shared by every fold-in
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ALS":
         try:
             from implicit.als import AlternatingLeastSquares
         except ImportError:
-            raise UserError("the ALS peer needs the optional package implicit: pip install '.[compare]'") from None
+            raise UserError(
+                "the ALS peer needs the optional package implicit: pip install '.[compare]'"
+            ) from None
         self.vocab = vocab
         c = self.config
-        model = AlternatingLeastSquares(factors=c.factors, regularization=c.regularization, alpha=c.alpha,
-                                        iterations=c.iterations, random_state=c.seed)
+        model = AlternatingLeastSquares(
+            factors=c.factors,
+            regularization=c.regularization,
+            alpha=c.alpha,
+            iterations=c.iterations,
+            random_state=c.seed,
+        )
         model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
         self.item_factors = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
         self._gram = None
@@ -52,7 +60,9 @@ class ALS(Recommender):
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
         users = torch.stack([self._fold_in(seed_ids(q, self.vocab)) for q in queries])
-        return users @ self.item_factors.T + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+        return users @ self.item_factors.T + POPULARITY_TIE_BREAK * popularity_scores(
+            self.vocab, len(queries)
+        )
 
     def _fold_in(self, ids: np.ndarray) -> torch.Tensor:
         """The playlist's factors given its seeds: one ALS user step, (YᵀCY + λI)⁻¹ YᵀC p."""
@@ -68,7 +78,9 @@ class ALS(Recommender):
 
     def save(self, directory: str | Path) -> None:
         save_tensors(Path(directory) / "factors.pt", {"item_factors": self.item_factors})
-        write_manifest(directory, self.kind, self.vocab, self.config)   # last: it marks the model complete
+        write_manifest(
+            directory, self.kind, self.vocab, self.config
+        )  # last: it marks the model complete
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ALS":

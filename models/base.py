@@ -1,4 +1,5 @@
 """The contract every recommender shares: fit on a corpus, score or recommend for queries, save, load."""
+
 from __future__ import annotations
 
 import abc
@@ -7,30 +8,39 @@ from typing import ClassVar, Sequence
 
 import torch
 
-from mpd.challenge import Query
-from mpd.matrix import PlaylistCorpus, seed_ids
-from mpd.vocab import Vocab
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
+from mmcf.mpd.vocab import Vocab
 
 __all__ = ["Query", "Recommender", "top_n"]
-POPULARITY_TIE_BREAK = 1e-6   # added to model scores so queries with nothing usable rank by popularity
+POPULARITY_TIE_BREAK = (
+    1e-6  # added to model scores so queries with nothing usable rank by popularity
+)
 
 
 class Recommender(abc.ABC):
     """A model over one vocabulary. Subclasses implement fit, score, save and load."""
 
     kind: ClassVar[str]
-    config_class: ClassVar[type | None] = None   # the settings dataclass, if the model has settings
-    uses_validation: ClassVar[bool] = False      # fit takes `validation` (epochs chosen on it)
-    resumable: ClassVar[bool] = False            # fit takes `checkpoint_dir` and `resume`
-    needs_teacher: ClassVar[bool] = False        # fit takes `teacher` (the frozen DAE's targets)
-    data_parallel: ClassVar[bool] = False        # fit trains data-parallel under torchrun
+    config_class: ClassVar[type | None] = None  # the settings dataclass, if the model has settings
+    uses_validation: ClassVar[bool] = False  # fit takes `validation` (epochs chosen on it)
+    resumable: ClassVar[bool] = False  # fit takes `checkpoint_dir` and `resume`
+    requires: ClassVar[
+        tuple[str, ...]
+    ] = ()  # kinds trained first; fit takes `members={kind: model}`
+    reads_titles: ClassVar[bool] = False  # scores use the playlist title (see `knows_title`)
+    data_parallel: ClassVar[bool] = False  # fit trains data-parallel under torchrun
 
     def __init__(self) -> None:
         self.vocab: Vocab | None = None
 
     @abc.abstractmethod
-    def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "Recommender":
-        """Train on the corpus; `vocab` defines the items."""
+    def fit(self, corpus: PlaylistCorpus, vocab: Vocab, **capabilities) -> "Recommender":
+        """Train on the corpus; `vocab` defines the items.
+
+        The pipeline passes only what the class declares: `validation` (uses_validation),
+        `checkpoint_dir` and `resume` (resumable), `members` (requires).
+        """
 
     @abc.abstractmethod
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
@@ -45,11 +55,17 @@ class Recommender(abc.ABC):
     def load(cls, directory: str | Path, vocab: Vocab) -> "Recommender":
         """Read a model written by `save`."""
 
-    def recommend(self, queries: Sequence[Query], n: int = 500, batch_size: int = 256) -> list[list[str]]:
+    def knows_title(self, title: str | None) -> bool:
+        """Does the model read anything in this title (False for models that ignore titles)?"""
+        return False
+
+    def recommend(
+        self, queries: Sequence[Query], n: int = 500, batch_size: int = 256
+    ) -> list[list[str]]:
         """Top-n track URIs per query, seeds excluded, filled by popularity if the vocabulary runs out."""
         out: list[list[str]] = []
         for start in range(0, len(queries), batch_size):
-            batch = queries[start:start + batch_size]
+            batch = queries[start : start + batch_size]
             out += top_n(self.score(batch), batch, self.vocab, n)
         return out
 
@@ -77,9 +93,11 @@ def stable_top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     values, indices = torch.topk(scores, k, dim=1)
     kth = values[:, -1:]
     straddling = ((scores == kth).sum(1) > (values == kth).sum(1)).nonzero().ravel().tolist()
-    for row in straddling:          # ties cross the k-th place: keep the lowest indices among them
+    for row in straddling:  # ties cross the k-th place: keep the lowest indices among them
         above = (scores[row] > kth[row]).nonzero().ravel()
-        indices[row] = torch.cat([above, (scores[row] == kth[row]).nonzero().ravel()[:k - len(above)]])
+        indices[row] = torch.cat(
+            [above, (scores[row] == kth[row]).nonzero().ravel()[: k - len(above)]]
+        )
         values[row] = scores[row, indices[row]]
     indices, order = indices.sort(dim=1)
     values, order = values.gather(1, order).sort(dim=1, descending=True, stable=True)

@@ -5,6 +5,7 @@ non-zero entries (never a dense playlists × items input); the decoder's weighte
 every track and artist is computed item-chunk by item-chunk with its gradients in one pass
 (`_OutputLoss`), so memory stays at batch × chunk whatever the vocabulary.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from mpd.challenge import Query
-from mpd.errors import UserError
-from mpd.matrix import InputWeights, PlaylistCorpus, item_matrix, query_matrix
-from mpd.metrics import score_all, summarize
-from mpd.split import Validation
-from mpd.vocab import Vocab
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.matrix import InputWeights, PlaylistCorpus, item_matrix, query_matrix
+from mmcf.mpd.metrics import score_all, summarize
+from mmcf.mpd.split import Validation
+from mmcf.mpd.vocab import Vocab
 
 from . import distributed
 from .base import Recommender, top_n
@@ -41,19 +42,22 @@ class Variant:
 
     name: str
     categories: tuple[int, ...]
-    prefix: str                      # "fraction" of the playlist, first "count" tracks, or the "whole" one
+    prefix: str  # "fraction" of the playlist, first "count" tracks, or the "whole" one
     low: float
     high: float
-    keep: tuple[float, float]        # input keep probability, drawn U(low, high) per minibatch
+    keep: tuple[float, float]  # input keep probability, drawn U(low, high) per minibatch
     tied_only: bool = False
 
 
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("0to1", (1, 2), "fraction", 0.0, 0.3, (0.75, 0.75), tied_only=True),
-    Variant("5", (3, 4), "count", 1, 50, (0.75, 0.75)),
-    Variant("10to100", (5, 6, 7, 9), "fraction", 0.3, 0.6, (0.75, 0.75)),
-    Variant("25to100random", (8, 10), "whole", 1.0, 1.0, (0.5, 0.8)),
-)}
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("0to1", (1, 2), "fraction", 0.0, 0.3, (0.75, 0.75), tied_only=True),
+        Variant("5", (3, 4), "count", 1, 50, (0.75, 0.75)),
+        Variant("10to100", (5, 6, 7, 9), "fraction", 0.3, 0.6, (0.75, 0.75)),
+        Variant("25to100random", (8, 10), "whole", 1.0, 1.0, (0.5, 0.8)),
+    )
+}
 ALL_VARIANTS = tuple(VARIANTS)
 
 
@@ -70,28 +74,30 @@ class DAEConfig:
     synthetic seed 1): the figures are in `benchmarks/results/dae_ablation_tuning.json` and the README.
     """
 
-    configs: tuple[str, ...] = ALL_VARIANTS   # which networks to train (the rest route to these)
+    configs: tuple[str, ...] = ALL_VARIANTS  # which networks to train (the rest route to these)
     hidden: int = 256
     batch_size: int = 64
-    epochs: int = 6                # at most, tied + untied, per network
-    tied_only_epochs: int = 10     # at most, for the tied-only network (0to1); 0 = `epochs`
-    tied_epochs: int = 1           # pre-training epochs with tied weights before untying
-    patience: int = 2              # stop after this many epochs without a better validation R-precision
+    epochs: int = 6  # at most, tied + untied, per network
+    tied_only_epochs: int = 10  # at most, for the tied-only network (0to1); 0 = `epochs`
+    tied_epochs: int = 1  # pre-training epochs with tied weights before untying
+    patience: int = 2  # stop after this many epochs without a better validation R-precision
     lr_tied: float = 0.03
     lr_untied: float = 0.015
     keep_hidden: float = 0.8
     neg_weight: float = 0.55
-    norm: str = "l2"               # input row normalisation: "l1" (reference) or "l2"
+    norm: str = "l2"  # input row normalisation: "l1" (reference) or "l2"
     hide_and_seek: bool = True
-    tied_pretrain: bool = True     # False: untied from a random start (tied-only networks stay tied)
-    init_scale: float = 0.0        # std of the initial weights; 0 = Glorot uniform (the reference)
-    bias_init: str = "prior"       # decoder bias: "zeros" (reference) or "prior" (log-odds of each item)
-    bf16: bool = False             # bf16 matmuls (autocast-like) in training and scoring
-    device: str = "auto"           # auto | cpu | cuda
-    negatives: int = 4096          # sampled negative items per minibatch; 0 = exact loss over every item
-    negative_power: float = 0.5    # negatives drawn ∝ (playlist count + 1) ** power
-    head_negatives: int = 32768    # the most frequent items always in the loss (exact), the rest sampled
-    chunk_items: int = 32768       # output items per chunk of the exact loss
+    tied_pretrain: bool = True  # False: untied from a random start (tied-only networks stay tied)
+    init_scale: float = 0.0  # std of the initial weights; 0 = Glorot uniform (the reference)
+    bias_init: str = "prior"  # decoder bias: "zeros" (reference) or "prior" (log-odds of each item)
+    bf16: bool = False  # bf16 matmuls (autocast-like) in training and scoring
+    device: str = "auto"  # auto | cpu | cuda
+    negatives: int = 4096  # sampled negative items per minibatch; 0 = exact loss over every item
+    negative_power: float = 0.5  # negatives drawn ∝ (playlist count + 1) ** power
+    head_negatives: int = (
+        32768  # the most frequent items always in the loss (exact), the rest sampled
+    )
+    chunk_items: int = 32768  # output items per chunk of the exact loss
     score_batch: int = 512
     seed: int = 0
     inputs: InputWeights = field(default_factory=InputWeights)
@@ -102,7 +108,9 @@ class DAEConfig:
             self.inputs = InputWeights(**self.inputs)
         unknown = [c for c in self.configs if c not in VARIANTS]
         if unknown or not self.configs:
-            raise UserError(f"DAE configs {unknown or '()'} unknown; choose from {', '.join(ALL_VARIANTS)}")
+            raise UserError(
+                f"DAE configs {unknown or '()'} unknown; choose from {', '.join(ALL_VARIANTS)}"
+            )
         if self.norm not in ("l1", "l2"):
             raise UserError(f"DAE norm must be 'l1' or 'l2', not {self.norm!r}")
         if self.bias_init not in ("zeros", "prior"):
@@ -116,8 +124,17 @@ class DAEConfig:
 
         The split of the 20 epochs into 10 tied + 10 untied is our assumption (not published).
         """
-        values = dict(batch_size=250, norm="l1", bias_init="zeros", negatives=0, lr_tied=0.01, lr_untied=0.005,
-                      epochs=20, tied_epochs=10, patience=3)
+        values = dict(
+            batch_size=250,
+            norm="l1",
+            bias_init="zeros",
+            negatives=0,
+            lr_tied=0.01,
+            lr_untied=0.005,
+            epochs=20,
+            tied_epochs=10,
+            patience=3,
+        )
         return cls(**{**values, **changes})
 
 
@@ -127,11 +144,17 @@ class DAEConfig:
 class _Net(torch.nn.Module):
     """Sparse input → sigmoid hidden → sigmoid over all items; tied means decoder = encoder weights."""
 
-    def __init__(self, n_items: int, hidden: int, generator: torch.Generator, init_scale: float = 0.0) -> None:
+    def __init__(
+        self, n_items: int, hidden: int, generator: torch.Generator, init_scale: float = 0.0
+    ) -> None:
         super().__init__()
         # Glorot uniform (tf.get_variable's default) unless a scale is given: uniform with that std
-        bound = math.sqrt(6.0 / (n_items + hidden)) if init_scale <= 0 else math.sqrt(3.0) * init_scale
-        self.w_enc = torch.nn.Parameter(torch.empty(n_items, hidden).uniform_(-bound, bound, generator=generator))
+        bound = (
+            math.sqrt(6.0 / (n_items + hidden)) if init_scale <= 0 else math.sqrt(3.0) * init_scale
+        )
+        self.w_enc = torch.nn.Parameter(
+            torch.empty(n_items, hidden).uniform_(-bound, bound, generator=generator)
+        )
         self.b_enc = torch.nn.Parameter(torch.zeros(hidden))
         self.register_parameter("w_dec", None)
         self.b_dec = torch.nn.Parameter(torch.zeros(n_items))
@@ -149,15 +172,25 @@ class _Net(torch.nn.Module):
         self.w_dec = torch.nn.Parameter(self.w_enc.detach().clone())
 
     def encode(self, batch: "_Inputs", sparse_grad: bool = False) -> torch.Tensor:
-        pre = F.embedding_bag(batch.ids, self.w_enc, batch.offsets, mode="sum", per_sample_weights=batch.weights,
-                              sparse=sparse_grad)
+        pre = F.embedding_bag(
+            batch.ids,
+            self.w_enc,
+            batch.offsets,
+            mode="sum",
+            per_sample_weights=batch.weights,
+            sparse=sparse_grad,
+        )
         return torch.sigmoid(pre + self.b_enc)
 
-    def decode(self, hidden: torch.Tensor, stop: int | None = None, bf16: bool = False) -> torch.Tensor:
+    def decode(
+        self, hidden: torch.Tensor, stop: int | None = None, bf16: bool = False
+    ) -> torch.Tensor:
         """Sigmoid outputs of the first `stop` items (all by default)."""
         w, b = self.decoder[:stop], self.b_dec[:stop]
         if bf16:
-            return torch.sigmoid(torch.addmm(b.bfloat16(), hidden.bfloat16(), w.bfloat16().T).float())
+            return torch.sigmoid(
+                torch.addmm(b.bfloat16(), hidden.bfloat16(), w.bfloat16().T).float()
+            )
         return torch.sigmoid(torch.addmm(b, hidden, w.T))
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -188,17 +221,19 @@ class _OutputLoss(torch.autograd.Function):
         grad_h, grad_w, grad_b = torch.zeros_like(h), torch.empty_like(w), torch.empty_like(b)
         total = torch.zeros((), dtype=torch.float64, device=h.device)
         hm = h.bfloat16() if bf16 else h
-        bounds = torch.searchsorted(cols, torch.arange(0, n_items + chunk, chunk, device=cols.device)).tolist()
+        bounds = torch.searchsorted(
+            cols, torch.arange(0, n_items + chunk, chunk, device=cols.device)
+        ).tolist()
         for i, start in enumerate(range(0, n_items, chunk)):
             stop = min(start + chunk, n_items)
             wc = w[start:stop].bfloat16() if bf16 else w[start:stop]
             z = torch.addmm(b[start:stop].to(hm.dtype), hm, wc.T).float()
-            r, c = rows[bounds[i]:bounds[i + 1]], cols[bounds[i]:bounds[i + 1]] - start
+            r, c = rows[bounds[i] : bounds[i + 1]], cols[bounds[i] : bounds[i + 1]] - start
             zp = z[r, c]
             total += neg_weight * F.softplus(z).sum(dtype=torch.float64)
             total += (F.softplus(-zp) - neg_weight * F.softplus(zp)).sum(dtype=torch.float64)
             g = torch.sigmoid(z)
-            g[r, c] = g[r, c] - 1.0                # y = 1: p − 1; y = 0: w·p (scaled below)
+            g[r, c] = g[r, c] - 1.0  # y = 1: p − 1; y = 0: w·p (scaled below)
             g.mul_(neg_weight / n_rows)
             g[r, c] = g[r, c] * (1.0 / neg_weight)
             gm = g.bfloat16() if bf16 else g
@@ -214,13 +249,30 @@ class _OutputLoss(torch.autograd.Function):
         return grad_h * grad_out, grad_w * grad_out, grad_b * grad_out, None, None, None, None, None
 
 
-def output_loss(hidden: torch.Tensor, net: _Net, targets: "_Targets", neg_weight: float, chunk: int,
-                bf16: bool = False) -> torch.Tensor:
+def output_loss(
+    hidden: torch.Tensor,
+    net: _Net,
+    targets: "_Targets",
+    neg_weight: float,
+    chunk: int,
+    bf16: bool = False,
+) -> torch.Tensor:
     """The weighted cross-entropy: exact over all items, or over the sampled columns if the targets have them."""
     if targets.columns is not None:
-        return _SampledOutputLoss.apply(hidden, net.decoder, net.b_dec, targets.columns, targets.col_weight,
-                                        targets.rows, targets.local, neg_weight, bf16)
-    return _OutputLoss.apply(hidden, net.decoder, net.b_dec, targets.rows, targets.cols, neg_weight, chunk, bf16)
+        return _SampledOutputLoss.apply(
+            hidden,
+            net.decoder,
+            net.b_dec,
+            targets.columns,
+            targets.col_weight,
+            targets.rows,
+            targets.local,
+            neg_weight,
+            bf16,
+        )
+    return _OutputLoss.apply(
+        hidden, net.decoder, net.b_dec, targets.rows, targets.cols, neg_weight, chunk, bf16
+    )
 
 
 def dense_loss(logits: torch.Tensor, y: torch.Tensor, neg_weight: float) -> torch.Tensor:
@@ -245,22 +297,38 @@ class _SampledOutputLoss(torch.autograd.Function):
         zp = z[rows, local]
         scale = (neg_weight / n_rows) * col_weight
         total = (F.softplus(z) @ scale).sum(dtype=torch.float64) * n_rows
-        total += (F.softplus(-zp) - neg_weight * col_weight[local] * F.softplus(zp)).sum(dtype=torch.float64)
+        total += (F.softplus(-zp) - neg_weight * col_weight[local] * F.softplus(zp)).sum(
+            dtype=torch.float64
+        )
         g = torch.sigmoid(z)
         g[rows, local] = g[rows, local] - 1.0
         g.mul_(scale)
         g[rows, local] = g[rows, local] / (neg_weight * col_weight[local])
         gm = g.bfloat16() if bf16 else g
         grad_h = (gm @ wm).float()
-        grad_w = torch.sparse_coo_tensor(columns.unsqueeze(0), (gm.T @ hm).float(), w.shape, check_invariants=False)
-        grad_b = torch.sparse_coo_tensor(columns.unsqueeze(0), g.sum(0), b.shape, check_invariants=False)
+        grad_w = torch.sparse_coo_tensor(
+            columns.unsqueeze(0), (gm.T @ hm).float(), w.shape, check_invariants=False
+        )
+        grad_b = torch.sparse_coo_tensor(
+            columns.unsqueeze(0), g.sum(0), b.shape, check_invariants=False
+        )
         ctx.save_for_backward(grad_h, grad_w, grad_b)
         return (total / n_rows).to(h.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
         grad_h, grad_w, grad_b = ctx.saved_tensors
-        return grad_h * grad_out, grad_w * grad_out, grad_b * grad_out, None, None, None, None, None, None
+        return (
+            grad_h * grad_out,
+            grad_w * grad_out,
+            grad_b * grad_out,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 class LazyAdam:
@@ -269,7 +337,9 @@ class LazyAdam:
     Dense gradients get the ordinary Adam update. The bias correction uses the global step count.
     """
 
-    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.params = list(params)
         self.lr, self.betas, self.eps = lr, betas, eps
         self.step_count = 0
@@ -284,7 +354,7 @@ class LazyAdam:
     def step(self) -> None:
         self.step_count += 1
         b1, b2 = self.betas
-        lr = self.lr * math.sqrt(1 - b2 ** self.step_count) / (1 - b1 ** self.step_count)
+        lr = self.lr * math.sqrt(1 - b2**self.step_count) / (1 - b1**self.step_count)
         for p, m, v in zip(self.params, self.m, self.v):
             if p.grad is None:
                 continue
@@ -302,7 +372,11 @@ class LazyAdam:
                 p.addcdiv_(m, v.sqrt().add_(self.eps), value=-lr)
 
     def state_dict(self) -> dict:
-        return {"step": self.step_count, "m": [t.cpu() for t in self.m], "v": [t.cpu() for t in self.v]}
+        return {
+            "step": self.step_count,
+            "m": [t.cpu() for t in self.m],
+            "v": [t.cpu() for t in self.v],
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.step_count = int(state["step"])
@@ -337,9 +411,9 @@ class _Targets:
 
     rows: torch.Tensor
     cols: torch.Tensor
-    columns: torch.Tensor | None = None      # positives' columns + sampled negatives
-    col_weight: torch.Tensor | None = None   # 1 for positives' columns, 1/inclusion for sampled ones
-    local: torch.Tensor | None = None        # each one's column within `columns`
+    columns: torch.Tensor | None = None  # positives' columns + sampled negatives
+    col_weight: torch.Tensor | None = None  # 1 for positives' columns, 1/inclusion for sampled ones
+    local: torch.Tensor | None = None  # each one's column within `columns`
 
     def to(self, device: torch.device) -> "_Targets":
         return _Targets(*(None if t is None else t.to(device) for t in vars(self).values()))
@@ -347,8 +421,13 @@ class _Targets:
     def select(self, lo: int, hi: int) -> "_Targets":
         """Rows lo..hi-1, scored on the same columns."""
         keep = (self.rows >= lo) & (self.rows < hi)
-        return _Targets(self.rows[keep] - lo, self.cols[keep], self.columns, self.col_weight,
-                        None if self.local is None else self.local[keep])
+        return _Targets(
+            self.rows[keep] - lo,
+            self.cols[keep],
+            self.columns,
+            self.col_weight,
+            None if self.local is None else self.local[keep],
+        )
 
 
 def normalise(rows: np.ndarray, values: np.ndarray, n_rows: int, norm: str) -> np.ndarray:
@@ -365,8 +444,11 @@ def csr_inputs(matrix: sp.csr_matrix, norm: str) -> _Inputs:
     matrix = matrix.tocsr()
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     values = normalise(rows, matrix.data.astype(np.float64), matrix.shape[0], norm)
-    return _Inputs(torch.from_numpy(matrix.indices.astype(np.int64)),
-                   torch.from_numpy(matrix.indptr[:-1].astype(np.int64)), torch.from_numpy(values))
+    return _Inputs(
+        torch.from_numpy(matrix.indices.astype(np.int64)),
+        torch.from_numpy(matrix.indptr[:-1].astype(np.int64)),
+        torch.from_numpy(values),
+    )
 
 
 def entries_inputs(rows: np.ndarray, cols: np.ndarray, n_rows: int, norm: str) -> _Inputs:
@@ -375,8 +457,11 @@ def entries_inputs(rows: np.ndarray, cols: np.ndarray, n_rows: int, norm: str) -
     rows, cols = rows[order], cols[order]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))[:-1]])
     values = normalise(rows, np.ones(len(rows)), n_rows, norm)
-    return _Inputs(torch.from_numpy(cols.astype(np.int64)), torch.from_numpy(offsets.astype(np.int64)),
-                   torch.from_numpy(values))
+    return _Inputs(
+        torch.from_numpy(cols.astype(np.int64)),
+        torch.from_numpy(offsets.astype(np.int64)),
+        torch.from_numpy(values),
+    )
 
 
 class _Training:
@@ -394,7 +479,9 @@ class _Training:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def prefix_lengths(self, batch: np.ndarray, variant: Variant, rng: np.random.Generator) -> np.ndarray:
+    def prefix_lengths(
+        self, batch: np.ndarray, variant: Variant, rng: np.random.Generator
+    ) -> np.ndarray:
         n = self.lengths[batch]
         if variant.prefix == "whole":
             return n
@@ -402,8 +489,14 @@ class _Training:
             return np.minimum(n, rng.integers(int(variant.low), int(variant.high) + 1, size=len(n)))
         return np.round(n * rng.uniform(variant.low, variant.high, size=len(n))).astype(np.int64)
 
-    def inputs(self, batch: np.ndarray, variant: Variant, rng: np.random.Generator,
-               hide_and_seek: bool, norm: str) -> _Inputs:
+    def inputs(
+        self,
+        batch: np.ndarray,
+        variant: Variant,
+        rng: np.random.Generator,
+        hide_and_seek: bool,
+        norm: str,
+    ) -> _Inputs:
         """Prefix tracks and their artists, input dropout, hide-and-seek (tracks or artists only), norm."""
         size = self.prefix_lengths(batch, variant, rng)
         starts = np.repeat(self.indptr[batch] - np.cumsum(size) + size, size)
@@ -413,15 +506,19 @@ class _Training:
         known = artist >= 0
         keys = np.unique(rows[known] * self.n_artists + artist[known])
         a_rows, artists = keys // self.n_artists, keys % self.n_artists + self.n_tracks
-        part = rng.integers(2) if hide_and_seek else -1      # 0: tracks only, 1: artists only
+        part = rng.integers(2) if hide_and_seek else -1  # 0: tracks only, 1: artists only
         rows = {0: rows, 1: a_rows}.get(part, np.concatenate([rows, a_rows]))
         cols = {0: tracks, 1: artists}.get(part, np.concatenate([tracks, artists]))
         keep = rng.uniform(*variant.keep)
         kept = rng.random(len(rows)) < keep
         return entries_inputs(rows[kept], cols[kept], len(batch), norm)
 
-    def batch_targets(self, batch: np.ndarray, sampler: "_NegativeSampler | None" = None,
-                      rng: np.random.Generator | None = None) -> _Targets:
+    def batch_targets(
+        self,
+        batch: np.ndarray,
+        sampler: "_NegativeSampler | None" = None,
+        rng: np.random.Generator | None = None,
+    ) -> _Targets:
         coo = self.targets[batch].tocoo()
         order = np.lexsort((coo.row, coo.col))
         rows, cols = coo.row[order].astype(np.int64), coo.col[order].astype(np.int64)
@@ -431,7 +528,8 @@ class _Training:
             negatives, weight = sampler.draw(positives, rng)
             targets.columns = torch.from_numpy(np.concatenate([positives, negatives]))
             targets.col_weight = torch.from_numpy(
-                np.concatenate([np.ones(len(positives)), weight]).astype(np.float32))
+                np.concatenate([np.ones(len(positives)), weight]).astype(np.float32)
+            )
             targets.local = torch.from_numpy(local.astype(np.int64))
         return targets
 
@@ -456,14 +554,18 @@ class _NegativeSampler:
         self.cdf[-1] = 1.0
         self.size = size if total > 0 else 0
 
-    def draw(self, positives: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def draw(
+        self, positives: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         drawn = np.searchsorted(self.cdf, rng.random(self.size), side="right")
         items, counts = np.unique(drawn, return_counts=True)
         keep = ~np.isin(items, positives, assume_unique=True)
         items, counts = items[keep], counts[keep]
         head = self.head[~np.isin(self.head, positives, assume_unique=True)]
-        return (np.concatenate([head, items]).astype(np.int64),
-                np.concatenate([np.ones(len(head)), counts / (self.size * self.p[items])]))
+        return (
+            np.concatenate([head, items]).astype(np.int64),
+            np.concatenate([np.ones(len(head)), counts / (self.size * self.p[items])]),
+        )
 
 
 # ---------------------------------------------------------------- the recommender
@@ -473,12 +575,16 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("DAE device 'cuda' requested but torch sees no GPU; use --device cpu or auto")
+        raise UserError(
+            "DAE device 'cuda' requested but torch sees no GPU; use --device cpu or auto"
+        )
     return torch.device(name)
 
 
 def _generator(*seeds: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(np.random.SeedSequence(list(seeds)).generate_state(1)[0]))
+    return torch.Generator().manual_seed(
+        int(np.random.SeedSequence(list(seeds)).generate_state(1)[0])
+    )
 
 
 def variant_for(query: Query) -> str:
@@ -499,9 +605,11 @@ class DAE(Recommender):
 
     kind = "dae"
     config_class = DAEConfig
-    uses_validation = True  # each network is early-stopped on the validation playlists of its categories
-    resumable = True        # fit takes checkpoint_dir and resume
-    data_parallel = True    # fit trains data-parallel under torchrun (models/distributed.py)
+    uses_validation = (
+        True  # each network is early-stopped on the validation playlists of its categories
+    )
+    resumable = True  # fit takes checkpoint_dir and resume
+    data_parallel = True  # fit trains data-parallel under torchrun (models/distributed.py)
 
     def __init__(self, config: DAEConfig | None = None) -> None:
         super().__init__()
@@ -521,9 +629,13 @@ class DAE(Recommender):
     def _outputs(self, net: _Net, inputs: sp.csr_matrix, stop: int | None) -> torch.Tensor:
         out = []
         for start in range(0, inputs.shape[0], self.config.score_batch):
-            batch = csr_inputs(inputs[start:start + self.config.score_batch], self.config.norm).to(self.device)
+            batch = csr_inputs(
+                inputs[start : start + self.config.score_batch], self.config.norm
+            ).to(self.device)
             out.append(net.decode(net.encode(batch), stop, self.config.bf16).float().cpu())
-        return torch.cat(out) if out else torch.zeros(0, net.b_dec.shape[0] if stop is None else stop)
+        return (
+            torch.cat(out) if out else torch.zeros(0, net.b_dec.shape[0] if stop is None else stop)
+        )
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
         self._check_trained()
@@ -539,11 +651,19 @@ class DAE(Recommender):
         """Sigmoid outputs over all tracks + artists [B, n_items] for weighted input rows (normalised here)."""
         self._check_trained()
         if config_name not in self.nets:
-            raise UserError(f"DAE network {config_name!r} not trained (have {', '.join(self.nets)})")
+            raise UserError(
+                f"DAE network {config_name!r} not trained (have {', '.join(self.nets)})"
+            )
         return self._outputs(self.nets[config_name], inputs, None)
 
-    def teacher_targets(self, corpus: PlaylistCorpus, rows: Sequence[int], keep: float = 0.01, seed: int = 0,
-                        config_name: str | None = None) -> torch.Tensor:
+    def teacher_targets(
+        self,
+        corpus: PlaylistCorpus,
+        rows: Sequence[int],
+        keep: float = 0.01,
+        seed: int = 0,
+        config_name: str | None = None,
+    ) -> torch.Tensor:
         """Soft targets [len(rows), n_items] for the title model: max(true items, DAE output).
 
         The DAE (network `config_name`, default the one serving category 1) sees each playlist's
@@ -558,7 +678,9 @@ class DAE(Recommender):
         dropped.eliminate_zeros()
         out = self.item_scores(dropped, name)
         coo = truth.tocoo()
-        out[torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))] = 1.0
+        out[
+            torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
+        ] = 1.0
         return out
 
     def _check_trained(self) -> None:
@@ -567,8 +689,14 @@ class DAE(Recommender):
 
     # ---- training
 
-    def fit(self, corpus: PlaylistCorpus, vocab: Vocab, validation: Validation | None = None,
-            checkpoint_dir: str | Path | None = None, resume: bool = False) -> "DAE":
+    def fit(
+        self,
+        corpus: PlaylistCorpus,
+        vocab: Vocab,
+        validation: Validation | None = None,
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> "DAE":
         """Train every configured network on the corpus, each early-stopped on its validation categories
         (without `validation`, each runs all its epochs).
 
@@ -583,9 +711,19 @@ class DAE(Recommender):
         fingerprint = _fingerprint(data)
         for index, name in enumerate(cfg.configs):
             variant = VARIANTS[name]
-            queries, answers = validation.of_categories(variant.categories) if validation else ([], {})
-            run = _Run(self, variant, index, data, queries, answers, fingerprint,
-                       Path(checkpoint_dir) if checkpoint_dir else None)
+            queries, answers = (
+                validation.of_categories(variant.categories) if validation else ([], {})
+            )
+            run = _Run(
+                self,
+                variant,
+                index,
+                data,
+                queries,
+                answers,
+                fingerprint,
+                Path(checkpoint_dir) if checkpoint_dir else None,
+            )
             self.nets[name], self.history[name] = run.train(resume)
         return self
 
@@ -594,8 +732,14 @@ class DAE(Recommender):
     def save(self, directory: str | Path) -> None:
         self._check_trained()
         directory = Path(directory)
-        write_manifest(directory, self.kind, self.vocab, self.config, networks=list(self.nets),
-                       history=self.history)
+        write_manifest(
+            directory,
+            self.kind,
+            self.vocab,
+            self.config,
+            networks=list(self.nets),
+            history=self.history,
+        )
         for name, net in self.nets.items():
             save_tensors(directory / f"{name}.pt", net.tensors())
 
@@ -615,31 +759,66 @@ class DAE(Recommender):
 
 
 def _fingerprint(data: _Training) -> int:
-    return zlib.crc32(data.ids.tobytes() + data.lengths.tobytes() + np.int64(data.targets.shape[1]).tobytes())
+    return zlib.crc32(
+        data.ids.tobytes() + data.lengths.tobytes() + np.int64(data.targets.shape[1]).tobytes()
+    )
 
 
 class _Run:
     """Training of one network: epochs, validation, early stopping, checkpoints, resume."""
 
-    def __init__(self, model: DAE, variant: Variant, index: int, data: _Training, queries: list[Query],
-                 answers: dict, fingerprint: int, checkpoint_dir: Path | None) -> None:
+    def __init__(
+        self,
+        model: DAE,
+        variant: Variant,
+        index: int,
+        data: _Training,
+        queries: list[Query],
+        answers: dict,
+        fingerprint: int,
+        checkpoint_dir: Path | None,
+    ) -> None:
         self.model, self.cfg, self.variant, self.index = model, model.config, variant, index
-        self.data, self.queries, self.answers, self.fingerprint = data, queries, answers, fingerprint
+        self.data, self.queries, self.answers, self.fingerprint = (
+            data,
+            queries,
+            answers,
+            fingerprint,
+        )
         self.ckpt = checkpoint_dir / f"dae-{variant.name}.ckpt.pt" if checkpoint_dir else None
         self.best_path = checkpoint_dir / f"dae-{variant.name}.best.pt" if checkpoint_dir else None
-        self.max_epochs = self.cfg.tied_only_epochs if variant.tied_only and self.cfg.tied_only_epochs \
+        self.max_epochs = (
+            self.cfg.tied_only_epochs
+            if variant.tied_only and self.cfg.tied_only_epochs
             else self.cfg.epochs
-        self.tied_epochs = self.max_epochs if variant.tied_only else (
-            self.cfg.tied_epochs if self.cfg.tied_pretrain else 0)
-        self.sampler = _NegativeSampler(np.bincount(data.targets.indices, minlength=data.targets.shape[1]),
-                                        self.cfg.negatives, self.cfg.negative_power,
-                                        self.cfg.head_negatives) if self.cfg.negatives else None
+        )
+        self.tied_epochs = (
+            self.max_epochs
+            if variant.tied_only
+            else (self.cfg.tied_epochs if self.cfg.tied_pretrain else 0)
+        )
+        self.sampler = (
+            _NegativeSampler(
+                np.bincount(data.targets.indices, minlength=data.targets.shape[1]),
+                self.cfg.negatives,
+                self.cfg.negative_power,
+                self.cfg.head_negatives,
+            )
+            if self.cfg.negatives
+            else None
+        )
 
     def new_net(self) -> _Net:
-        net = _Net(self.data.targets.shape[1], self.cfg.hidden, _generator(self.cfg.seed, self.index, 0),
-                   self.cfg.init_scale)
+        net = _Net(
+            self.data.targets.shape[1],
+            self.cfg.hidden,
+            _generator(self.cfg.seed, self.index, 0),
+            self.cfg.init_scale,
+        )
         if self.cfg.bias_init == "prior":
-            freq = (np.bincount(self.data.targets.indices, minlength=net.b_dec.shape[0]) + 0.5) / (len(self.data) + 1)
+            freq = (np.bincount(self.data.targets.indices, minlength=net.b_dec.shape[0]) + 0.5) / (
+                len(self.data) + 1
+            )
             net.b_dec.data = torch.from_numpy(np.log(freq / (1 - freq)).astype(np.float32))
         if self.tied_epochs == 0:
             net.untie()
@@ -667,10 +846,17 @@ class _Run:
                 opt = self.optimizer(net)
             loss = self.epoch(net, opt, epoch)
             rprec = distributed.from_main(lambda: self.validate(net)) if self.queries else None
-            state["history"].append({"epoch": epoch + 1, "tied": net.tied, "loss": loss, "r_precision": rprec})
+            state["history"].append(
+                {"epoch": epoch + 1, "tied": net.tied, "loss": loss, "r_precision": rprec}
+            )
             if distributed.is_main():
-                log.info("DAE %s epoch %d: loss %.3f, validation R-precision %s", self.variant.name, epoch + 1,
-                         loss, "-" if rprec is None else f"{rprec:.4f}")
+                log.info(
+                    "DAE %s epoch %d: loss %.3f, validation R-precision %s",
+                    self.variant.name,
+                    epoch + 1,
+                    loss,
+                    "-" if rprec is None else f"{rprec:.4f}",
+                )
             state["epoch"] = epoch + 1
             if not self.queries or rprec > state["best"]:
                 state["best"], state["best_epoch"] = (rprec if self.queries else -1.0), epoch + 1
@@ -679,7 +865,8 @@ class _Run:
                     save_tensors(self.best_path, best)
             stale = state["epoch"] - state["best_epoch"]
             state["done"] = state["epoch"] >= self.max_epochs or (
-                stale >= self.cfg.patience and state["epoch"] >= self.tied_epochs)
+                stale >= self.cfg.patience and state["epoch"] >= self.tied_epochs
+            )
             self.checkpoint(net, opt, state)
         final = _Net(self.data.targets.shape[1], self.cfg.hidden, torch.Generator())
         final.assign(best)
@@ -697,26 +884,47 @@ class _Run:
         rng = np.random.default_rng([cfg.seed, self.index, epoch + 1])
         gen = _generator(cfg.seed, self.index, epoch + 1, 1)
         order = rng.permutation(len(self.data))
-        batches = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+        batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         net.train()
-        quiet = {} if distributed.is_main() else {"disable": True}      # progress bar on rank 0 only
-        total, bar = 0.0, tqdm(batches, desc=f"dae {self.variant.name} epoch {epoch + 1}", leave=False,
-                               unit=" batches", **quiet)
+        quiet = {} if distributed.is_main() else {"disable": True}  # progress bar on rank 0 only
+        total, bar = (
+            0.0,
+            tqdm(
+                batches,
+                desc=f"dae {self.variant.name} epoch {epoch + 1}",
+                leave=False,
+                unit=" batches",
+                **quiet,
+            ),
+        )
         for step, batch in enumerate(bar):
             inputs = self.data.inputs(batch, self.variant, rng, cfg.hide_and_seek, cfg.norm)
             targets = self.data.batch_targets(batch, self.sampler, rng)
-            mask = torch.bernoulli(torch.full((len(batch), cfg.hidden), cfg.keep_hidden), generator=gen)
+            mask = torch.bernoulli(
+                torch.full((len(batch), cfg.hidden), cfg.keep_hidden), generator=gen
+            )
             lo, hi, share = _shard(len(batch))
-            hidden = net.encode(inputs.select(lo, hi).to(device), sparse_grad=self.sampler is not None)
+            hidden = net.encode(
+                inputs.select(lo, hi).to(device), sparse_grad=self.sampler is not None
+            )
             hidden = hidden * (mask[lo:hi] / cfg.keep_hidden).to(device)
-            loss = output_loss(hidden, net, targets.select(lo, hi).to(device), cfg.neg_weight, cfg.chunk_items,
-                               cfg.bf16) * share
+            loss = (
+                output_loss(
+                    hidden,
+                    net,
+                    targets.select(lo, hi).to(device),
+                    cfg.neg_weight,
+                    cfg.chunk_items,
+                    cfg.bf16,
+                )
+                * share
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             distributed.sum_gradients(net.parameters())
             opt.step()
             total += loss.detach().item()
-            if step % 20 == 0:     # this rank's rows, scaled up to the whole batch
+            if step % 20 == 0:  # this rank's rows, scaled up to the whole batch
                 bar.set_postfix(loss=f"{total * distributed.world_size() / (step + 1):.2f}")
         return distributed.sum_value(total) / max(len(batches), 1)
 
@@ -725,29 +933,49 @@ class _Run:
         model = self.model
         inputs = query_matrix(self.queries, model.vocab, self.cfg.inputs)
         scores = model._outputs(net, inputs, model.vocab.n_tracks)
-        recs = dict(zip((q.pid for q in self.queries), top_n(scores, self.queries, model.vocab, 500)))
+        recs = dict(
+            zip((q.pid for q in self.queries), top_n(scores, self.queries, model.vocab, 500))
+        )
         answers = {q.pid: self.answers[q.pid] for q in self.queries}
-        return float(summarize(score_all(recs, answers, model.vocab.artist_of())).loc["all", "r_precision"])
+        return float(
+            summarize(score_all(recs, answers, model.vocab.artist_of())).loc["all", "r_precision"]
+        )
 
     # ---- checkpoints
 
     def checkpoint(self, net: _Net, opt: torch.optim.Optimizer, state: dict) -> None:
         if self.ckpt is None or not distributed.is_main():
             return
-        save_tensors(self.ckpt, {"net": net.tensors(), "optimizer": opt.state_dict(), "state": state,
-                                 "config": _plain(dataclasses.asdict(self.cfg)), "fingerprint": self.fingerprint,
-                                 "variant": self.variant.name})
+        save_tensors(
+            self.ckpt,
+            {
+                "net": net.tensors(),
+                "optimizer": opt.state_dict(),
+                "state": state,
+                "config": _plain(dataclasses.asdict(self.cfg)),
+                "fingerprint": self.fingerprint,
+                "variant": self.variant.name,
+            },
+        )
 
     def restore(self) -> tuple[_Net, torch.optim.Optimizer, dict, dict]:
         if not self.ckpt.exists():
-            raise UserError(f"{self.ckpt}: rank {distributed.rank()} cannot see rank 0's checkpoint; with "
-                            "several machines the model directory must be on a shared filesystem")
+            raise UserError(
+                f"{self.ckpt}: rank {distributed.rank()} cannot see rank 0's checkpoint; with "
+                "several machines the model directory must be on a shared filesystem"
+            )
         saved = load_tensors(self.ckpt)
-        same = {k: v for k, v in _plain(dataclasses.asdict(self.cfg)).items() if k not in ("device", "score_batch")}
+        same = {
+            k: v
+            for k, v in _plain(dataclasses.asdict(self.cfg)).items()
+            if k not in ("device", "score_batch")
+        }
         theirs = {k: v for k, v in saved["config"].items() if k in same}
         if saved["fingerprint"] != self.fingerprint or theirs != same:
-            raise UserError(f"{self.ckpt}: checkpoint of a different training run (other data or settings); "
-                            "remove the checkpoint directory or train without --resume")
+            raise UserError(
+                f"{self.ckpt}: checkpoint of a different training run (other data or settings); "
+                "remove the checkpoint directory or train without --resume"
+            )
         net = self.new_net()
         net.assign(saved["net"])
         net = net.to(self.model.device)

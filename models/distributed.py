@@ -4,6 +4,7 @@
 `init_from_env` joins that group (NCCL for GPU training, gloo on CPU). Without a group (or with one
 process) every helper here is a no-op, so single-process training runs exactly as before.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,7 +55,9 @@ def init_from_env(device: torch.device | str = "auto") -> bool:
     if torch.device(device).type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend_for(device))
-    log.info("rank %d of %d joined the process group (%s)", rank(), world_size(), backend_for(device))
+    log.info(
+        "rank %d of %d joined the process group (%s)", rank(), world_size(), backend_for(device)
+    )
     return True
 
 
@@ -110,4 +113,6 @@ def _sum_sparse(grad: torch.Tensor) -> torch.Tensor:
     block = grad.values().new_zeros((len(rows), *grad.shape[1:]))
     block[torch.searchsorted(rows, index)] = grad.values()
     dist.all_reduce(block)
-    return torch.sparse_coo_tensor(rows.unsqueeze(0), block, grad.shape, is_coalesced=True, check_invariants=False)
+    return torch.sparse_coo_tensor(
+        rows.unsqueeze(0), block, grad.shape, is_coalesced=True, check_invariants=False
+    )

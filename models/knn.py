@@ -1,4 +1,5 @@
 """Item-kNN: the classic peer. Sparse item–item cosine with shrinkage, top-k neighbours per item."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,21 +11,20 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
-from mpd.atomic import atomic_write
-from mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
-from mpd.vocab import Vocab
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
+from mmcf.mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
 from .store import config_from, read_manifest, write_manifest
 
 
-
 @dataclass
 class KNNConfig:
-    neighbours: int = 200     # kept per item
-    shrink: float = 10.0      # sim = co / (sqrt(n_i n_j) + shrink)
-    alpha: float = 0.5        # asymmetric cosine: n_i^alpha n_j^(1-alpha); 0.5 = cosine
-    block: int = 4096         # items per block when building the similarity
+    neighbours: int = 200  # kept per item
+    shrink: float = 10.0  # sim = co / (sqrt(n_i n_j) + shrink)
+    alpha: float = 0.5  # asymmetric cosine: n_i^alpha n_j^(1-alpha); 0.5 = cosine
+    block: int = 4096  # items per block when building the similarity
 
 
 class ItemKNN(Recommender):
@@ -43,15 +43,19 @@ class ItemKNN(Recommender):
         return self
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
-        q = query_matrix(queries, self.vocab)[:, :self.vocab.n_tracks]
+        q = query_matrix(queries, self.vocab)[:, : self.vocab.n_tracks]
         scores = np.asarray((q @ self.similarity).todense(), dtype=np.float32)
-        return torch.from_numpy(scores) + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+        return torch.from_numpy(scores) + POPULARITY_TIE_BREAK * popularity_scores(
+            self.vocab, len(queries)
+        )
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
         with atomic_write(directory / "similarity.npz", "wb") as f:
             sp.save_npz(f, self.similarity)
-        write_manifest(directory, self.kind, self.vocab, self.config)   # last: it marks the model complete
+        write_manifest(
+            directory, self.kind, self.vocab, self.config
+        )  # last: it marks the model complete
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":
@@ -67,7 +71,9 @@ def track_matrix(corpus: PlaylistCorpus, n_tracks: int) -> sp.csr_matrix:
     ids = corpus.track_ids
     rows = np.repeat(np.arange(len(corpus)), corpus.lengths)
     keep = ids >= 0
-    x = sp.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], ids[keep])), shape=(len(corpus), n_tracks))
+    x = sp.csr_matrix(
+        (np.ones(keep.sum(), np.float32), (rows[keep], ids[keep])), shape=(len(corpus), n_tracks)
+    )
     x.sum_duplicates()
     x.data[:] = 1.0
     return x
@@ -78,12 +84,18 @@ def item_similarity(x: sp.csr_matrix, config: KNNConfig) -> sp.csr_matrix:
     counts = np.asarray(x.sum(axis=0)).ravel()
     xt = x.T.tocsr()
     blocks = []
-    for start in tqdm(range(0, x.shape[1], config.block), desc="item-kNN", unit=" blocks", leave=False):
+    for start in tqdm(
+        range(0, x.shape[1], config.block), desc="item-kNN", unit=" blocks", leave=False
+    ):
         stop = min(start + config.block, x.shape[1])
         co = (xt[start:stop] @ x).tocoo()
         keep = co.row + start != co.col
         r, c, v = co.row[keep], co.col[keep], co.data[keep]
         norm = counts[r + start] ** config.alpha * counts[c] ** (1 - config.alpha) + config.shrink
-        blocks.append(top_k_per_row(sp.csr_matrix((v / norm, (r, c)), shape=(stop - start, x.shape[1])),
-                                    config.neighbours))
+        blocks.append(
+            top_k_per_row(
+                sp.csr_matrix((v / norm, (r, c)), shape=(stop - start, x.shape[1])),
+                config.neighbours,
+            )
+        )
     return sp.vstack(blocks).tocsr().astype(np.float32)

@@ -1,4 +1,5 @@
 """Popularity: the most frequent training tracks, the same list for every playlist."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from typing import Sequence
 
 import torch
 
-from mpd.matrix import PlaylistCorpus
-from mpd.vocab import Vocab
+from mmcf.mpd.matrix import PlaylistCorpus
+from mmcf.mpd.vocab import Vocab
 
 from .base import Query, Recommender, popularity_scores
 from .store import read_manifest, write_manifest
@@ -17,7 +18,7 @@ class Popularity(Recommender):
     kind = "popularity"
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "Popularity":
-        self.vocab = vocab   # the vocabulary is ordered by playlist count already
+        self.vocab = vocab  # the vocabulary is ordered by playlist count already
         return self
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:

@@ -1,18 +1,19 @@
 """Model kinds by name, imported on demand so the CLI starts fast."""
+
 from __future__ import annotations
 
 import importlib
 
-from mpd.errors import UserError
+from mmcf.mpd.errors import UserError
 
 from .base import Recommender
 
 MODELS = {
-    "popularity": "models.popularity:Popularity",
-    "knn": "models.knn:ItemKNN",
-    "als": "models.als:ALS",
-    "dae": "models.dae:DAE",
-    "cnn": "models.charcnn:CharCNN",
+    "popularity": "mmcf.models.popularity:Popularity",
+    "knn": "mmcf.models.knn:ItemKNN",
+    "als": "mmcf.models.als:ALS",
+    "dae": "mmcf.models.dae:DAE",
+    "cnn": "mmcf.models.charcnn:CharCNN",
 }
 
 

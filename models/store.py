@@ -1,9 +1,10 @@
 """Model directories: one shared vocabulary, one sub-directory per trained model, each with a manifest.
 
-    MODEL_DIR/vocab.json.gz
-    MODEL_DIR/<kind>/manifest.json   {"format_version", "kind", "config", "n_tracks", "n_artists", ...}
-    MODEL_DIR/<kind>/...             the model's weights
+MODEL_DIR/vocab.json.gz
+MODEL_DIR/<kind>/manifest.json   {"format_version", "kind", "config", "n_tracks", "n_artists", ...}
+MODEL_DIR/<kind>/...             the model's weights
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,11 +14,11 @@ from typing import Any
 import torch
 import ujson
 
-from mpd.atomic import atomic_write
-from mpd.errors import UserError
-from mpd.vocab import Vocab
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.vocab import Vocab
 
-FORMAT_VERSION = 2   # 2: trained without the validation carve recorded in MODEL_DIR/validation
+FORMAT_VERSION = 2  # 2: trained without the validation carve recorded in MODEL_DIR/validation
 VOCAB_FILE = "vocab.json.gz"
 
 
@@ -29,10 +30,18 @@ def load_vocab(model_dir: str | Path) -> Vocab:
     return Vocab.load(vocab_path(model_dir))
 
 
-def write_manifest(directory: str | Path, kind: str, vocab: Vocab, config: Any = None, **extra: Any) -> None:
+def write_manifest(
+    directory: str | Path, kind: str, vocab: Vocab, config: Any = None, **extra: Any
+) -> None:
     config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else (config or {})
-    manifest = {"format_version": FORMAT_VERSION, "kind": kind, "config": config,
-                "n_tracks": vocab.n_tracks, "n_artists": vocab.n_artists, **extra}
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "config": config,
+        "n_tracks": vocab.n_tracks,
+        "n_artists": vocab.n_artists,
+        **extra,
+    }
     with atomic_write(Path(directory) / "manifest.json") as f:
         ujson.dump(manifest, f, indent=2, ensure_ascii=False)
 
@@ -44,17 +53,23 @@ def read_manifest(directory: str | Path, kind: str, vocab: Vocab) -> dict:
         with open(path, encoding="utf-8") as f:
             manifest = ujson.load(f)
     except FileNotFoundError:
-        raise UserError(f"{directory}: no trained '{kind}' model here (run `mmcf train --model {kind}`)") from None
+        raise UserError(
+            f"{directory}: no trained '{kind}' model here (run `mmcf train --model {kind}`)"
+        ) from None
     except (ValueError, OSError) as exc:
         raise UserError(f"{path}: unreadable manifest ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise UserError(f"{path}: model format version {found!r}, this mmcf reads version {FORMAT_VERSION}; "
-                        "retrain the model with this version")
+        raise UserError(
+            f"{path}: model format version {found!r}, this mmcf reads version {FORMAT_VERSION}; "
+            "retrain the model with this version"
+        )
     if manifest.get("kind") != kind:
         raise UserError(f"{path}: holds a '{manifest.get('kind')}' model, not '{kind}'")
     if (manifest.get("n_tracks"), manifest.get("n_artists")) != (vocab.n_tracks, vocab.n_artists):
-        raise UserError(f"{path}: trained on a different vocabulary than {VOCAB_FILE} beside it; retrain")
+        raise UserError(
+            f"{path}: trained on a different vocabulary than {VOCAB_FILE} beside it; retrain"
+        )
     return manifest
 
 
@@ -63,8 +78,10 @@ def config_from(cls: type, data: dict, where: str | Path = "manifest") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise UserError(f"{where}: unknown {cls.__name__} setting(s) {', '.join(unknown)}; the model was saved by "
-                        "another version of mmcf: retrain it")
+        raise UserError(
+            f"{where}: unknown {cls.__name__} setting(s) {', '.join(unknown)}; the model was saved by "
+            "another version of mmcf: retrain it"
+        )
     return cls(**data)
 
 

@@ -5,6 +5,7 @@ CharCNN only approximates; the CNN scores blend with it (`CNNConfig.memory_weigh
 every unseen title alone. Measured on 20,000 synthetic playlists (benchmarks/titles.py split):
 category-1 R-precision 0.0485 for the CNN alone, 0.0513 blended half and half.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,38 +17,52 @@ import scipy.sparse as sp
 import torch
 import ujson
 
-from mpd.atomic import atomic_write
-from mpd.errors import UserError
-from mpd.matrix import PlaylistCorpus, item_matrix, top_k_per_row
-from mpd.reader import load_json
-from mpd.vocab import Vocab
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.matrix import PlaylistCorpus, item_matrix, top_k_per_row
+from mmcf.mpd.reader import load_json
+from mmcf.mpd.vocab import Vocab
 
 MATRIX_FILE = "title_memory.npz"
 TITLES_FILE = "title_memory.json"
 
 
-def group_means(corpus: PlaylistCorpus, vocab: Vocab, groups: Sequence[np.ndarray]) -> sp.csr_matrix:
+def group_means(
+    corpus: PlaylistCorpus, vocab: Vocab, groups: Sequence[np.ndarray]
+) -> sp.csr_matrix:
     """Per group of corpus rows, the mean binary [tracks | artists] vector of its playlists (sparse, float32)."""
     rows = np.concatenate(groups)
     counts = np.array([len(g) for g in groups], dtype=np.int64)
     owner = np.repeat(np.arange(len(counts)), counts)
-    average = sp.csr_matrix((1.0 / counts[owner], (owner, np.arange(len(rows)))),
-                            shape=(len(counts), len(rows)), dtype=np.float32)
+    average = sp.csr_matrix(
+        (1.0 / counts[owner], (owner, np.arange(len(rows)))),
+        shape=(len(counts), len(rows)),
+        dtype=np.float32,
+    )
     return (average @ item_matrix(corpus, vocab, rows)).astype(np.float32).tocsr()
 
 
 @dataclass
 class TitleMemory:
-    texts: list[str]                 # distinct normalised training titles
-    matrix: sp.csr_matrix            # [titles, n_tracks] mean tracks of each title's playlists
+    texts: list[str]  # distinct normalised training titles
+    matrix: sp.csr_matrix  # [titles, n_tracks] mean tracks of each title's playlists
 
     def __post_init__(self) -> None:
         self._row = {text: i for i, text in enumerate(self.texts)}
 
     @classmethod
-    def build(cls, corpus: PlaylistCorpus, vocab: Vocab, texts: list[str], groups: Sequence[np.ndarray],
-              top: int) -> "TitleMemory":
-        return cls(list(texts), top_k_per_row(group_means(corpus, vocab, groups)[:, :vocab.n_tracks].tocsr(), top))
+    def build(
+        cls,
+        corpus: PlaylistCorpus,
+        vocab: Vocab,
+        texts: list[str],
+        groups: Sequence[np.ndarray],
+        top: int,
+    ) -> "TitleMemory":
+        return cls(
+            list(texts),
+            top_k_per_row(group_means(corpus, vocab, groups)[:, : vocab.n_tracks].tocsr(), top),
+        )
 
     def scores(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Remembered track scores [B, n_tracks] of normalised titles, and which titles were remembered."""
@@ -55,7 +70,9 @@ class TitleMemory:
         out = torch.zeros(len(texts), self.matrix.shape[1])
         index = found.nonzero().ravel()
         if len(index):
-            out[index] = torch.from_numpy(self.matrix[[self._row[texts[i]] for i in index.tolist()]].toarray())
+            out[index] = torch.from_numpy(
+                self.matrix[[self._row[texts[i]] for i in index.tolist()]].toarray()
+            )
         return out, found
 
     def save(self, directory: Path) -> None:
@@ -73,7 +90,11 @@ class TitleMemory:
         try:
             matrix = sp.load_npz(directory / MATRIX_FILE).tocsr()
         except (ValueError, OSError) as exc:
-            raise UserError(f"{directory / MATRIX_FILE}: unreadable title memory ({exc}); retrain") from None
+            raise UserError(
+                f"{directory / MATRIX_FILE}: unreadable title memory ({exc}); retrain"
+            ) from None
         if not isinstance(texts, list) or matrix.shape != (len(texts), n_tracks):
-            raise UserError(f"{directory / MATRIX_FILE}: title memory does not fit the model beside it; retrain")
+            raise UserError(
+                f"{directory / MATRIX_FILE}: title memory does not fit the model beside it; retrain"
+            )
         return cls(texts, matrix.astype(np.float32))

@@ -3,6 +3,7 @@
 Temp files are named `.NAME.<pid>-<random>.tmp`; one left by a killed writer (SIGKILL cannot be cleaned up
 after) is removed by the next write of NAME once that pid is gone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,11 +17,13 @@ from typing import IO, Iterator
 
 from .errors import UserError
 
-GZIP_LEVEL = 6   # level 9 is 2.4x slower on submissions for 0.3% smaller files
+GZIP_LEVEL = 6  # level 9 is 2.4x slower on submissions for 0.3% smaller files
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO]:
     """Open a temp file for writing; on success it replaces `path`, on failure it is removed.
 
     A `.gz` suffix writes gzip. The old file (if any) stays intact until the rename.
@@ -30,13 +33,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent
+        )
     except OSError as exc:
         raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     raw = os.fdopen(fd, "wb")
     try:
-        stream: IO = (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL)
-                      if path.suffix == ".gz" else raw)
+        stream: IO = (
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=GZIP_LEVEL)
+            if path.suffix == ".gz"
+            else raw
+        )
         out = stream if binary else io.TextIOWrapper(stream, encoding=encoding, newline="")
         yield out
         out.flush()
@@ -45,7 +53,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         if stream is not raw:
             stream.close()
         raw.flush()
-        os.fchmod(raw.fileno(), 0o666 & ~_umask())   # mkstemp makes 0600; give what open() would
+        os.fchmod(raw.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.fsync(raw.fileno())
         raw.close()
         try:
@@ -69,7 +77,11 @@ def _remove_stale_temps(path: Path) -> None:
     """Delete temp files of `path` whose writer process no longer exists."""
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-\w+\.tmp")
     with os.scandir(path.parent) as entries:
-        stale = [e.path for e in entries if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))]
+        stale = [
+            e.path
+            for e in entries
+            if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))
+        ]
     for tmp in stale:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -81,7 +93,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:
-        return True       # exists, owned by someone else
+        return True  # exists, owned by someone else
     return True
 
 

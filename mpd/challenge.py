@@ -1,4 +1,5 @@
 """The challenge set: its ten categories, the Query every model answers, and reading challenge_set.json."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,14 +12,18 @@ from .reader import _check_fields, check_track, load_json
 @dataclass(frozen=True)
 class Category:
     number: int
-    seeds: int           # seed tracks shown
-    title: bool          # is the title shown
-    in_order: bool       # first k tracks (True) or k random tracks (False)
-    min_length: int      # held-out playlist lengths (whole playlist, seeds included)
+    seeds: int  # seed tracks shown
+    title: bool  # is the title shown
+    in_order: bool  # first k tracks (True) or k random tracks (False)
+    min_length: int  # held-out playlist lengths (whole playlist, seeds included)
     max_length: int
 
 
-COUNT_FIELDS = {"num_tracks": int, "num_samples": int, "num_holdouts": int}   # optional, but ints when given
+COUNT_FIELDS = {
+    "num_tracks": int,
+    "num_samples": int,
+    "num_holdouts": int,
+}  # optional, but ints when given
 CATEGORIES: tuple[Category, ...] = (
     Category(1, 0, True, True, 10, 50),
     Category(2, 1, True, True, 10, 78),
@@ -39,16 +44,20 @@ class Query:
 
     pid: int
     title: str | None = None
-    seeds: list[str] = field(default_factory=list)   # seed track URIs, in playlist order
+    seeds: list[str] = field(default_factory=list)  # seed track URIs, in playlist order
     category: int | None = None
-    in_order: bool = True                             # False when the seeds are a random sample
+    in_order: bool = True  # False when the seeds are a random sample
     seed_artists: list[str] = field(default_factory=list)
 
 
 def infer_category(num_seeds: int, has_title: bool, in_order: bool) -> int | None:
     """The challenge category a playlist's shape (seeds, title, order) belongs to, or None."""
     for c in CATEGORIES:
-        if c.seeds == num_seeds and c.title == has_title and (c.in_order == in_order or c.seeds <= 1):
+        if (
+            c.seeds == num_seeds
+            and c.title == has_title
+            and (c.in_order == in_order or c.seeds <= 1)
+        ):
             return c.number
     return None
 
@@ -68,23 +77,36 @@ def query_from_challenge(playlist: dict, path, index: int) -> Query:
     if title is not None and not isinstance(title, str):
         raise DataError(path, f"'name' should be a string, got {quoted(title, 40)}", pid)
     if not tracks and not (title and title.strip()):
-        raise DataError(path, "playlist has neither seed tracks nor a title: nothing to continue from", pid)
+        raise DataError(
+            path, "playlist has neither seed tracks nor a title: nothing to continue from", pid
+        )
     positions = [t.get("pos") for t in tracks]
-    in_order = all(isinstance(p, int) for p in positions) and positions == list(range(len(tracks))) \
-        if tracks and positions[0] is not None else True
+    in_order = (
+        all(isinstance(p, int) for p in positions) and positions == list(range(len(tracks)))
+        if tracks and positions[0] is not None
+        else True
+    )
     category = infer_category(len(tracks), bool(title), in_order)
     if category is None:
         shape = f"{len(tracks)} {'in-order' if in_order else 'random'} seeds, {'a' if title else 'no'} title"
         raise DataError(path, f"shape matches no challenge category ({shape})", pid)
-    return Query(pid=pid, title=title, seeds=[t["track_uri"] for t in tracks], category=category,
-                 in_order=in_order, seed_artists=[t["artist_uri"] for t in tracks])
+    return Query(
+        pid=pid,
+        title=title,
+        seeds=[t["track_uri"] for t in tracks],
+        category=category,
+        in_order=in_order,
+        seed_artists=[t["artist_uri"] for t in tracks],
+    )
 
 
 def read_challenge(path: str | Path) -> list[Query]:
     """Read and validate a challenge_set.json (official format); pids must be unique."""
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
-        raise DataError(path, "expected an object with a 'playlists' list (is this a challenge_set.json?)")
+        raise DataError(
+            path, "expected an object with a 'playlists' list (is this a challenge_set.json?)"
+        )
     if not data["playlists"]:
         raise DataError(path, "the challenge set has no playlists")
     queries, seen = [], set()

@@ -1,4 +1,5 @@
 """Read a training MPD directory in one streaming pass: vocabulary, corpus, validation carve, fingerprint."""
+
 from __future__ import annotations
 
 import logging
@@ -22,24 +23,38 @@ class TrainingData:
     """What every model trains on: the playlists left after the validation carve, and the carve itself."""
 
     vocab: Vocab
-    corpus: PlaylistCorpus          # training playlists, validation playlists removed
+    corpus: PlaylistCorpus  # training playlists, validation playlists removed
     validation: Validation
-    source: dict                    # fingerprint of the files read (mpd.fingerprint)
+    source: dict  # fingerprint of the files read (mpd.fingerprint)
 
 
-def load_training(path: str | Path, config: VocabConfig | None = None, vocab: Vocab | None = None,
-                  validation: Validation | ValidationConfig | None = None) -> TrainingData:
+def load_training(
+    path: str | Path,
+    config: VocabConfig | None = None,
+    vocab: Vocab | None = None,
+    validation: Validation | ValidationConfig | None = None,
+) -> TrainingData:
     """Read the playlists under `path` (see `from_playlists`), with the fingerprint of the files read."""
     digest = SourceDigest()
-    stream = tqdm(read_playlists(path, validate=vocab is None, digest=digest), total=count_playlists(path),
-                  desc="reading", unit=" playlists", unit_scale=True, leave=False)
+    stream = tqdm(
+        read_playlists(path, validate=vocab is None, digest=digest),
+        total=count_playlists(path),
+        desc="reading",
+        unit=" playlists",
+        unit_scale=True,
+        leave=False,
+    )
     data = from_playlists(stream, config, vocab, validation)
     data.source = digest.summary()
     return data
 
 
-def from_playlists(playlists: Iterable[dict], config: VocabConfig | None = None, vocab: Vocab | None = None,
-                   validation: Validation | ValidationConfig | None = None) -> TrainingData:
+def from_playlists(
+    playlists: Iterable[dict],
+    config: VocabConfig | None = None,
+    vocab: Vocab | None = None,
+    validation: Validation | ValidationConfig | None = None,
+) -> TrainingData:
     """Carve validation playlists (or drop those of a given carve), then count the vocabulary (unless
     given) over the rest and map them onto it."""
     recorder = record_all(playlists)
@@ -49,6 +64,11 @@ def from_playlists(playlists: Iterable[dict], config: VocabConfig | None = None,
     rows = [r for r, pid in enumerate(recorder.pids) if pid not in held]
     vocab = vocab or recorder.vocab(config, rows)
     corpus = recorder.corpus(vocab, rows)
-    log.info("%d training playlists (%d held out for validation), %d tracks and %d artists in the vocabulary",
-             len(corpus), len(held), vocab.n_tracks, vocab.n_artists)
+    log.info(
+        "%d training playlists (%d held out for validation), %d tracks and %d artists in the vocabulary",
+        len(corpus),
+        len(held),
+        vocab.n_tracks,
+        vocab.n_artists,
+    )
     return TrainingData(vocab, corpus, validation, {})

@@ -1,4 +1,5 @@
 """The one exception family for user mistakes: the CLI prints it as one line, no traceback."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ A digest of each file's bytes is taken while the file is read anyway (no extra p
 its name and size. Outputs store the fingerprint in their manifest; a later run compares and either
 redoes the step or names what changed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,10 @@ class SourceDigest:
         self.files[name] = [len(data), digest_bytes(data)]
 
     def summary(self) -> dict:
-        return {"files": dict(sorted(self.files.items())), "digest": digest_json(sorted(self.files.items()))}
+        return {
+            "files": dict(sorted(self.files.items())),
+            "digest": digest_json(sorted(self.files.items())),
+        }
 
 
 def describe_change(old: dict | None, new: dict) -> str | None:
@@ -44,8 +48,11 @@ def describe_change(old: dict | None, new: dict) -> str | None:
         return None
     before, after = (old or {}).get("files", {}), new.get("files", {})
     changes = []
-    for label, names in (("added", sorted(set(after) - set(before))), ("removed", sorted(set(before) - set(after))),
-                         ("changed", sorted(n for n in set(after) & set(before) if after[n] != before[n]))):
+    for label, names in (
+        ("added", sorted(set(after) - set(before))),
+        ("removed", sorted(set(before) - set(after))),
+        ("changed", sorted(n for n in set(after) & set(before) if after[n] != before[n])),
+    ):
         if names:
             changes.append(f"{len(names)} file(s) {label} ({_first(names)})")
     return "; ".join(changes) or "the input files differ"

@@ -1,8 +1,8 @@
 """Playlists as vocabulary ids: the training corpus and sparse playlist × [tracks | artists] matrices."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -26,7 +26,7 @@ class PlaylistCorpus:
         return len(self.pids)
 
     def tracks(self, row: int, known_only: bool = True) -> np.ndarray:
-        ids = self.track_ids[self.indptr[row]:self.indptr[row + 1]]
+        ids = self.track_ids[self.indptr[row] : self.indptr[row + 1]]
         return ids[ids >= 0] if known_only else ids
 
     @property
@@ -35,10 +35,11 @@ class PlaylistCorpus:
 
     def subset(self, rows: Sequence[int]) -> "PlaylistCorpus":
         rows = np.asarray(rows, dtype=np.int64)
-        parts = [self.track_ids[self.indptr[r]:self.indptr[r + 1]] for r in rows]
+        parts = [self.track_ids[self.indptr[r] : self.indptr[r + 1]] for r in rows]
         lengths = np.array([len(p) for p in parts], dtype=np.int64)
         return PlaylistCorpus(
-            pids=self.pids[rows], titles=[self.titles[r] for r in rows],
+            pids=self.pids[rows],
+            titles=[self.titles[r] for r in rows],
             indptr=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             track_ids=np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64),
         )
@@ -55,7 +56,7 @@ class CorpusRecorder:
     def __init__(self) -> None:
         self.track_ids: dict[str, int] = {}
         self.track_names: list[str] = []
-        self.track_artist: list[int] = []          # provisional artist id of each track
+        self.track_artist: list[int] = []  # provisional artist id of each track
         self.artist_ids: dict[str, int] = {}
         self.artist_names: list[str] = []
         self.pids: list[int] = []
@@ -69,7 +70,9 @@ class CorpusRecorder:
         """Pass the playlists through, recording each."""
         for playlist in playlists:
             tracks = playlist["tracks"]
-            self.chunks.append(np.fromiter(map(self._track_id, tracks), dtype=np.int32, count=len(tracks)))
+            self.chunks.append(
+                np.fromiter(map(self._track_id, tracks), dtype=np.int32, count=len(tracks))
+            )
             self.pids.append(playlist["pid"])
             self.titles.append(playlist.get("name") or "")
             yield playlist
@@ -95,10 +98,21 @@ class CorpusRecorder:
 
         def track(i: int) -> dict:
             artist = self.track_artist[i]
-            return {"track_uri": track_uris[i], "track_name": self.track_names[i],
-                    "artist_uri": artist_uris[artist], "artist_name": self.artist_names[artist]}
-        return [{"pid": self.pids[r], "name": self.titles[r], "tracks": [track(i) for i in self.chunks[r].tolist()]}
-                for r in rows]
+            return {
+                "track_uri": track_uris[i],
+                "track_name": self.track_names[i],
+                "artist_uri": artist_uris[artist],
+                "artist_name": self.artist_names[artist],
+            }
+
+        return [
+            {
+                "pid": self.pids[r],
+                "name": self.titles[r],
+                "tracks": [track(i) for i in self.chunks[r].tolist()],
+            }
+            for r in rows
+        ]
 
     def vocab(self, config: VocabConfig | None = None, rows: Sequence[int] | None = None) -> Vocab:
         """The vocabulary counted over the recorded playlists (or some of their rows)."""
@@ -108,27 +122,42 @@ class CorpusRecorder:
         distinct = [np.unique(c) for c in chunks]
         track_artist = np.array(self.track_artist, dtype=np.int64)
         track_counts = np.bincount(np.concatenate(distinct), minlength=len(self.track_names))
-        artist_counts = np.bincount(np.concatenate([np.unique(track_artist[d]) for d in distinct]),
-                                    minlength=len(self.artist_names))
+        artist_counts = np.bincount(
+            np.concatenate([np.unique(track_artist[d]) for d in distinct]),
+            minlength=len(self.artist_names),
+        )
         artist_uris = list(self.artist_ids)
-        tracks = {uri: (int(count), name, artist_uris[artist]) for uri, count, name, artist
-                  in zip(self.track_ids, track_counts, self.track_names, self.track_artist) if count > 0}
-        artists = {uri: (int(count), name) for uri, count, name
-                   in zip(artist_uris, artist_counts, self.artist_names) if count > 0}
+        tracks = {
+            uri: (int(count), name, artist_uris[artist])
+            for uri, count, name, artist in zip(
+                self.track_ids, track_counts, self.track_names, self.track_artist
+            )
+            if count > 0
+        }
+        artists = {
+            uri: (int(count), name)
+            for uri, count, name in zip(artist_uris, artist_counts, self.artist_names)
+            if count > 0
+        }
         return vocab_from_counts(tracks, artists, config)
 
     def corpus(self, vocab: Vocab, rows: Sequence[int] | None = None) -> PlaylistCorpus:
         """The recorded playlists (or some of their rows) as vocabulary ids, in order."""
         rows = range(len(self.chunks)) if rows is None else rows
         index = vocab.track_index
-        lookup = np.fromiter((index.get(u, -1) for u in self.track_ids), dtype=np.int64,
-                             count=len(self.track_ids))
+        lookup = np.fromiter(
+            (index.get(u, -1) for u in self.track_ids), dtype=np.int64, count=len(self.track_ids)
+        )
         chunks = [self.chunks[r] for r in rows]
         lengths = np.array([len(c) for c in chunks], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         track_ids = lookup[np.concatenate(chunks)] if chunks else np.zeros(0, np.int64)
-        return PlaylistCorpus(np.array([self.pids[r] for r in rows], dtype=np.int64),
-                              [self.titles[r] for r in rows], indptr, track_ids)
+        return PlaylistCorpus(
+            np.array([self.pids[r] for r in rows], dtype=np.int64),
+            [self.titles[r] for r in rows],
+            indptr,
+            track_ids,
+        )
 
 
 def record_all(playlists: Iterable[dict]) -> CorpusRecorder:
@@ -158,17 +187,23 @@ def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
         if hi - lo > k:
             kth = np.partition(row, hi - lo - k)[hi - lo - k]
             above, tied = np.flatnonzero(row > kth), np.flatnonzero(row == kth)
-            tied = tied[np.argsort(cols[tied], kind="stable")[:k - len(above)]]
+            tied = tied[np.argsort(cols[tied], kind="stable")[: k - len(above)]]
             top = np.sort(np.concatenate([above, tied]))
             row, cols = row[top], cols[top]
         data.append(row)
         indices.append(cols)
         indptr.append(indptr[-1] + len(row))
-    return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=m.shape)
+    return sp.csr_matrix(
+        (np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=m.shape
+    )
 
 
-def rows_to_matrix(rows: Sequence[np.ndarray], vocab: Vocab, track_weights: Sequence[np.ndarray] | None = None,
-                   artist_weight: float = 1.0) -> sp.csr_matrix:
+def rows_to_matrix(
+    rows: Sequence[np.ndarray],
+    vocab: Vocab,
+    track_weights: Sequence[np.ndarray] | None = None,
+    artist_weight: float = 1.0,
+) -> sp.csr_matrix:
     """Sparse [tracks | artists] matrix, one row per list of track ids; an artist takes `artist_weight`."""
     data, cols, indptr = [], [], [0]
     for i, tracks in enumerate(rows):
@@ -180,16 +215,22 @@ def rows_to_matrix(rows: Sequence[np.ndarray], vocab: Vocab, track_weights: Sequ
         data += [np.asarray(weights, np.float32), np.full(len(artists), artist_weight, np.float32)]
         indptr.append(indptr[-1] + len(tracks) + len(artists))
     matrix = sp.csr_matrix(
-        (np.concatenate(data) if data else np.zeros(0, np.float32),
-         np.concatenate(cols) if cols else np.zeros(0, np.int64), np.array(indptr)),
-        shape=(len(rows), vocab.n_items))
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(cols) if cols else np.zeros(0, np.int64),
+            np.array(indptr),
+        ),
+        shape=(len(rows), vocab.n_items),
+    )
     matrix.sum_duplicates()
     if track_weights is None and artist_weight == 1.0:
         matrix.data[:] = 1.0
     return matrix
 
 
-def item_matrix(corpus: PlaylistCorpus, vocab: Vocab, rows: Sequence[int] | None = None) -> sp.csr_matrix:
+def item_matrix(
+    corpus: PlaylistCorpus, vocab: Vocab, rows: Sequence[int] | None = None
+) -> sp.csr_matrix:
     """Binary playlist × [tracks | artists] matrix of the corpus (or of some of its rows)."""
     rows = range(len(corpus)) if rows is None else rows
     return rows_to_matrix([corpus.tracks(r) for r in rows], vocab)
@@ -201,8 +242,8 @@ class InputWeights:
 
     track: float = 1.0
     artist: float = 0.5
-    older_track: float = 0.15     # for in-order playlists longer than `long_playlist` seeds ...
-    recent: int = 15              # ... all but the last `recent` seeds take `older_track`
+    older_track: float = 0.15  # for in-order playlists longer than `long_playlist` seeds ...
+    recent: int = 15  # ... all but the last `recent` seeds take `older_track`
     long_playlist: int = 50
 
 
@@ -215,11 +256,13 @@ def seed_ids(query: Query, vocab: Vocab) -> np.ndarray:
 def seed_weights(query: Query, ids: np.ndarray, weights: InputWeights) -> np.ndarray:
     w = np.full(len(ids), weights.track, np.float32)
     if query.in_order and len(query.seeds) > weights.long_playlist and len(ids) > weights.recent:
-        w[:-weights.recent] = weights.older_track
+        w[: -weights.recent] = weights.older_track
     return w
 
 
-def query_matrix(queries: Sequence[Query], vocab: Vocab, weights: InputWeights | None = None) -> sp.csr_matrix:
+def query_matrix(
+    queries: Sequence[Query], vocab: Vocab, weights: InputWeights | None = None
+) -> sp.csr_matrix:
     """Weighted [tracks | artists] input of each query; unknown seeds are dropped."""
     weights = weights or InputWeights()
     ids = [seed_ids(q, vocab) for q in queries]

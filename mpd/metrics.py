@@ -1,4 +1,5 @@
 """The challenge's metrics: R-precision with artist credit, its NDCG, and recommended-songs clicks."""
+
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import pandas as pd
 
 MAX_CLICKS = 51
 METRICS = ("r_precision", "ndcg", "ndcg_g", "clicks")
-NDCG_FORMS = {"rules": "ndcg", "g": "ndcg_g"}   # `--ndcg` choices → metric column
+NDCG_FORMS = {"rules": "ndcg", "g": "ndcg_g"}  # `--ndcg` choices → metric column
 
 
 @dataclass
@@ -18,18 +19,19 @@ class Answer:
     """The hidden part of one held-out playlist."""
 
     category: int
-    tracks: list[str]                                  # held-out track URIs (duplicates allowed)
-    artists: list[str] = field(default_factory=list)   # their artists' URIs
+    tracks: list[str]  # held-out track URIs (duplicates allowed)
+    artists: list[str] = field(default_factory=list)  # their artists' URIs
 
 
-def r_precision(recs: Sequence[str], targets: set[str], target_artists: set[str],
-                artist_of: Mapping[str, str]) -> float:
+def r_precision(
+    recs: Sequence[str], targets: set[str], target_artists: set[str], artist_of: Mapping[str, str]
+) -> float:
     """Hits among the first |G| recommendations; a miss by a held-out artist earns 0.25, once per artist."""
     if not targets:
         return 0.0
     credited: set[str] = set()
     score = 0.0
-    for uri in recs[:len(targets)]:
+    for uri in recs[: len(targets)]:
         if uri in targets:
             score += 1.0
             continue
@@ -65,20 +67,31 @@ def clicks(recs: Sequence[str], targets: set[str]) -> int:
     return MAX_CLICKS if hit is None else hit // 10
 
 
-def score_playlist(recs: Sequence[str], answer: Answer, artist_of: Mapping[str, str]) -> dict[str, float | None]:
+def score_playlist(
+    recs: Sequence[str], answer: Answer, artist_of: Mapping[str, str]
+) -> dict[str, float | None]:
     targets = set(answer.tracks)
-    return {"r_precision": r_precision(recs, targets, set(answer.artists), artist_of),
-            "ndcg": ndcg(recs, targets), "ndcg_g": ndcg(recs, targets, len(targets)), "clicks": clicks(recs, targets),
-            "first_hit": first_hit(recs, targets)}
+    return {
+        "r_precision": r_precision(recs, targets, set(answer.artists), artist_of),
+        "ndcg": ndcg(recs, targets),
+        "ndcg_g": ndcg(recs, targets, len(targets)),
+        "clicks": clicks(recs, targets),
+        "first_hit": first_hit(recs, targets),
+    }
 
 
-def score_all(recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer],
-              artist_of: Mapping[str, str]) -> pd.DataFrame:
+def score_all(
+    recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer], artist_of: Mapping[str, str]
+) -> pd.DataFrame:
     """One row per answered playlist: pid, category, the three metrics and the first hit's position (NaN
     without one); missing recs score as nothing."""
-    rows = [{"pid": pid, "category": a.category, **score_playlist(recs.get(pid, []), a, artist_of)}
-            for pid, a in answers.items()]
-    return pd.DataFrame(rows, columns=["pid", "category", *METRICS, "first_hit"]).astype({"first_hit": float})
+    rows = [
+        {"pid": pid, "category": a.category, **score_playlist(recs.get(pid, []), a, artist_of)}
+        for pid, a in answers.items()
+    ]
+    return pd.DataFrame(rows, columns=["pid", "category", *METRICS, "first_hit"]).astype(
+        {"first_hit": float}
+    )
 
 
 def summarize(scores: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
 """Stream playlists from MPD slice files, validating the schema as they go."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,16 +17,33 @@ from .fingerprint import SourceDigest
 
 SLICE_PATTERN = re.compile(r"^mpd\.slice\.(\d+)-(\d+)\.json(\.gz)?$")
 URI_PATTERN = {
-    kind: re.compile(rf"^spotify:{kind}:[0-9A-Za-z]{{22}}$") for kind in ("track", "artist", "album")
+    kind: re.compile(rf"^spotify:{kind}:[0-9A-Za-z]{{22}}$")
+    for kind in ("track", "artist", "album")
 }
-TRACK_FIELDS: dict[str, type] = {"track_uri": str, "artist_uri": str, "track_name": str, "artist_name": str}
+TRACK_FIELDS: dict[str, type] = {
+    "track_uri": str,
+    "artist_uri": str,
+    "track_name": str,
+    "artist_name": str,
+}
 OPTIONAL_TRACK_FIELDS: dict[str, type] = {
-    "pos": int, "album_uri": str, "album_name": str, "duration_ms": int,
+    "pos": int,
+    "album_uri": str,
+    "album_name": str,
+    "duration_ms": int,
 }
 PLAYLIST_FIELDS: dict[str, type] = {"pid": int, "tracks": list}
 OPTIONAL_PLAYLIST_FIELDS: dict[str, type] = {
-    "name": str, "description": str, "collaborative": str, "modified_at": int, "num_tracks": int,
-    "num_albums": int, "num_artists": int, "num_followers": int, "num_edits": int, "duration_ms": int,
+    "name": str,
+    "description": str,
+    "collaborative": str,
+    "modified_at": int,
+    "num_tracks": int,
+    "num_albums": int,
+    "num_artists": int,
+    "num_followers": int,
+    "num_edits": int,
+    "duration_ms": int,
 }
 
 
@@ -58,7 +76,9 @@ def load_json(path: str | Path, digest: SourceDigest | None = None) -> Any:
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(path, f"truncated or corrupt gzip file ({exc})") from None
     except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not valid JSON ({exc})", line=_syntax_error_line(path, exc)) from None
+        raise DataError(
+            path, f"not valid JSON ({exc})", line=_syntax_error_line(path, exc)
+        ) from None
 
 
 def _syntax_error_line(path: str | Path, exc: Exception) -> int | None:
@@ -86,7 +106,11 @@ def _check_fields(obj: Any, required: dict, optional: dict, path, pid, what: str
         if value is None and name in optional:
             continue
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise DataError(path, f"{what} field '{name}' should be {kind.__name__}, got {quoted(value, 40)}", pid)
+            raise DataError(
+                path,
+                f"{what} field '{name}' should be {kind.__name__}, got {quoted(value, 40)}",
+                pid,
+            )
 
 
 def check_track(track: Any, path, pid, index: int) -> None:
@@ -121,8 +145,9 @@ def read_slice(path: Path, validate: bool = True, digest: SourceDigest | None = 
     return data["playlists"]
 
 
-def read_playlists(path: str | Path, validate: bool = True,
-                   digest: SourceDigest | None = None) -> Iterator[dict]:
+def read_playlists(
+    path: str | Path, validate: bool = True, digest: SourceDigest | None = None
+) -> Iterator[dict]:
     """Stream every playlist of an MPD directory (slice order) or one slice file; pids must be unique."""
     seen: set[int] = set()
     for file in slice_files(path):

@@ -1,4 +1,5 @@
 """Held-out splits shaped like the challenge: a challenge set + answers taken out of training playlists."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,13 @@ log = logging.getLogger(__name__)
 PICK_ORDER = sorted(CATEGORIES, key=lambda c: (-c.min_length, c.max_length - c.min_length))
 
 
-def assign_categories(lengths: np.ndarray, has_title: np.ndarray, per_category: int,
-                      rng: np.random.Generator, strict: bool = True) -> dict[int, int]:
+def assign_categories(
+    lengths: np.ndarray,
+    has_title: np.ndarray,
+    per_category: int,
+    rng: np.random.Generator,
+    strict: bool = True,
+) -> dict[int, int]:
     """Pick up to `per_category` rows per category within its length range: {row: category}."""
     chosen: dict[int, int] = {}
     free = np.ones(len(lengths), bool)
@@ -34,8 +40,10 @@ def assign_categories(lengths: np.ndarray, has_title: np.ndarray, per_category: 
             ok &= has_title
         candidates = np.flatnonzero(ok)
         if len(candidates) < per_category:
-            message = (f"category {category.number} needs {per_category} playlists of "
-                       f"{category.min_length}-{category.max_length} tracks, only {len(candidates)} are left")
+            message = (
+                f"category {category.number} needs {per_category} playlists of "
+                f"{category.min_length}-{category.max_length} tracks, only {len(candidates)} are left"
+            )
             if strict:
                 raise UserError(message + "; use a smaller --per-category or more playlists")
             log.warning(message)
@@ -62,18 +70,27 @@ def hold_out(playlist: dict, category: Category, rng: np.random.Generator) -> tu
     mask[shown] = True
     seeds = [dict(t, pos=i) for i, t in enumerate(tracks) if mask[i]]
     hidden = [t for i, t in enumerate(tracks) if not mask[i]]
-    entry = {"pid": playlist["pid"], "num_holdouts": len(hidden), "num_samples": len(seeds),
-             "num_tracks": len(tracks), "tracks": seeds}
+    entry = {
+        "pid": playlist["pid"],
+        "num_holdouts": len(hidden),
+        "num_samples": len(seeds),
+        "num_tracks": len(tracks),
+        "tracks": seeds,
+    }
     if category.title:
         entry = {"name": playlist.get("name", ""), **entry}
-    answer = Answer(category.number, [t["track_uri"] for t in hidden], sorted({t["artist_uri"] for t in hidden}))
+    answer = Answer(
+        category.number, [t["track_uri"] for t in hidden], sorted({t["artist_uri"] for t in hidden})
+    )
     return entry, answer
 
 
 SPLIT_FILE = "split.json"
 
 
-def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed: int) -> dict[str, Path]:
+def split_mpd(
+    mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed: int
+) -> dict[str, Path]:
     """Write OUT/train/ slices without the held-out playlists, OUT/challenge_set.json and OUT/answers.json.
 
     Resumable: slices already written by an earlier run are kept only if that run had the same settings
@@ -93,8 +110,10 @@ def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed:
     by_file: dict[int, dict[int, int]] = {}
     for row, category in chosen.items():
         by_file.setdefault(where[row][0], {})[where[row][1]] = category
-    _remove_other_slices(out_dir / "train", {f.name for f in files} if resume else set())   # before split.json:
-    with atomic_write(out_dir / SPLIT_FILE) as f:                     # a killed re-run must not resume stale slices
+    _remove_other_slices(
+        out_dir / "train", {f.name for f in files} if resume else set()
+    )  # before split.json:
+    with atomic_write(out_dir / SPLIT_FILE) as f:  # a killed re-run must not resume stale slices
         ujson.dump(settings, f)
     rng = np.random.default_rng([seed, 1])
     entries, answers = [], {}
@@ -112,11 +131,24 @@ def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed:
         if not (resume and target.exists()):
             kept = [p for i, p in enumerate(playlists) if i not in held]
             with atomic_write(target) as f:
-                ujson.dump({"info": {"generated_by": "mmcf split", "per_category": per_category, "seed": seed},
-                            "playlists": kept}, f, ensure_ascii=False)
+                ujson.dump(
+                    {
+                        "info": {
+                            "generated_by": "mmcf split",
+                            "per_category": per_category,
+                            "seed": seed,
+                        },
+                        "playlists": kept,
+                    },
+                    f,
+                    ensure_ascii=False,
+                )
     entries.sort(key=lambda e: (_category_of(answers, e), e["pid"]))
-    paths = {"train": out_dir / "train", "challenge": out_dir / "challenge_set.json",
-             "answers": out_dir / "answers.json"}
+    paths = {
+        "train": out_dir / "train",
+        "challenge": out_dir / "challenge_set.json",
+        "answers": out_dir / "answers.json",
+    }
     write_challenge(paths["challenge"], entries, "mmcf split")
     with atomic_write(paths["answers"]) as f:
         ujson.dump(answers, f, ensure_ascii=False)
@@ -125,7 +157,9 @@ def split_mpd(mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed:
 
 def write_challenge(path: Path, entries: list[dict], version: str) -> None:
     with atomic_write(path) as f:
-        ujson.dump({"date": "local split", "version": version, "playlists": entries}, f, ensure_ascii=False)
+        ujson.dump(
+            {"date": "local split", "version": version, "playlists": entries}, f, ensure_ascii=False
+        )
 
 
 def _remove_other_slices(train_dir: Path, names: set[str]) -> None:
@@ -140,7 +174,9 @@ def _category_of(answers: dict, entry: dict) -> int:
     return answers[str(entry["pid"])]["category"]
 
 
-def _scan(files: Sequence[Path], digest: SourceDigest) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+def _scan(
+    files: Sequence[Path], digest: SourceDigest
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """Length, has-title and (file, index) of every playlist, validating as it goes."""
     lengths, titles, where = [], [], []
     for number, file in enumerate(tqdm(files, desc="scan", unit=" slices", leave=False)):
@@ -153,7 +189,11 @@ def _scan(files: Sequence[Path], digest: SourceDigest) -> tuple[np.ndarray, np.n
 
 def answer_json(answer: Answer) -> dict:
     """An answer in the spec's answers.json format."""
-    return {"category": answer.category, "holdout_tracks": answer.tracks, "holdout_artists": answer.artists}
+    return {
+        "category": answer.category,
+        "holdout_tracks": answer.tracks,
+        "holdout_artists": answer.artists,
+    }
 
 
 def read_answers(path: str | Path) -> dict[int, Answer]:
@@ -168,7 +208,9 @@ def read_answers(path: str | Path) -> dict[int, Answer]:
             artists = value.get("holdout_artists", value.get("artists", []))
             answers[int(key)] = Answer(int(value["category"]), list(tracks), list(artists))
         except (AttributeError, KeyError, TypeError, ValueError):
-            raise DataError(path, "needs 'category', 'holdout_tracks' and 'holdout_artists'", key) from None
+            raise DataError(
+                path, "needs 'category', 'holdout_tracks' and 'holdout_artists'", key
+            ) from None
     return answers
 
 
@@ -197,12 +239,14 @@ class Validation:
     these playlists; they choose epochs and ensemble weights.
     """
 
-    entries: list[dict]                 # challenge-format playlists
+    entries: list[dict]  # challenge-format playlists
     answers: dict[int, Answer]
     config: ValidationConfig = field(default_factory=ValidationConfig)
 
     def __post_init__(self) -> None:
-        self.queries = [query_from_challenge(e, "validation", i) for i, e in enumerate(self.entries)]
+        self.queries = [
+            query_from_challenge(e, "validation", i) for i, e in enumerate(self.entries)
+        ]
         if sorted(q.pid for q in self.queries) != sorted(self.answers):
             raise DataError("validation", "queries and answers are not of the same playlists")
 
@@ -221,13 +265,17 @@ class Validation:
             if q.title and q.title.strip():
                 answer = self.answers[q.pid]
                 queries.append(Query(pid=q.pid, title=q.title, category=1))
-                answers[q.pid] = Answer(1, q.seeds + answer.tracks, sorted(set(q.seed_artists) | set(answer.artists)))
+                answers[q.pid] = Answer(
+                    1, q.seeds + answer.tracks, sorted(set(q.seed_artists) | set(answer.artists))
+                )
         return queries, answers
 
     def save(self, directory: Path) -> None:
         write_challenge(directory / "challenge_set.json", self.entries, "mmcf validation")
         with atomic_write(directory / "answers.json") as f:
-            ujson.dump({str(pid): answer_json(a) for pid, a in self.answers.items()}, f, ensure_ascii=False)
+            ujson.dump(
+                {str(pid): answer_json(a) for pid, a in self.answers.items()}, f, ensure_ascii=False
+            )
         with atomic_write(directory / "validation.json") as f:
             ujson.dump({"config": asdict(self.config), "pids": sorted(self.answers)}, f)
 
@@ -235,9 +283,13 @@ class Validation:
     def load(cls, directory: Path) -> "Validation":
         meta = load_json(directory / "validation.json")
         entries = load_json(directory / "challenge_set.json").get("playlists", [])
-        validation = cls(entries, read_answers(directory / "answers.json"), ValidationConfig(**meta["config"]))
+        validation = cls(
+            entries, read_answers(directory / "answers.json"), ValidationConfig(**meta["config"])
+        )
         if sorted(validation.pids) != meta["pids"]:
-            raise DataError(directory, "validation files do not match each other; retrain into a new directory")
+            raise DataError(
+                directory, "validation files do not match each other; retrain into a new directory"
+            )
         return validation
 
 

@@ -1,4 +1,5 @@
 """Shape statistics of an MPD-format directory, side by side with the real MPD's published figures."""
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,14 @@ def mpd_stats(path: str | Path) -> dict[str, Any]:
     albums: set[str] = set()
     titles: Counter[str] = Counter()
     lengths, min_artists, min_albums = [], [], []
-    for playlist in tqdm(read_playlists(path), total=count_playlists(path), desc="stats", unit=" playlists",
-                         unit_scale=True, leave=False):
+    for playlist in tqdm(
+        read_playlists(path),
+        total=count_playlists(path),
+        desc="stats",
+        unit=" playlists",
+        unit_scale=True,
+        leave=False,
+    ):
         tracks = playlist["tracks"]
         track_count.update(t["track_uri"] for t in tracks)
         its_artists = {t["artist_uri"] for t in tracks}
@@ -91,7 +98,8 @@ def mpd_stats(path: str | Path) -> dict[str, Any]:
         "length_max": int(lengths_a.max()),
         "distinct_titles": len(titles),
         "distinct_normalised_titles": len({normalise_title(t) for t in titles}),
-        "titles_non_ascii_share": sum(c for t, c in titles.items() if not t.isascii()) / len(lengths),
+        "titles_non_ascii_share": sum(c for t, c in titles.items() if not t.isascii())
+        / len(lengths),
         "min_artists_per_playlist": min(min_artists),
         "min_albums_per_playlist": min(min_albums),
     }
@@ -108,9 +116,14 @@ def _cell(value: Any) -> str:
 def format_stats(stats: dict[str, Any], reference: dict[str, Any] | None = None) -> str:
     """A plain-text table of the statistics, with a reference column (e.g. MPD_PUBLISHED) when given."""
     header = ["", "this set"] + (["MPD (published)"] if reference is not None else [])
-    rows = [[label, _cell(stats.get(key))] + ([_cell(reference.get(key))] if reference is not None else [])
-            for key, label in ROWS]
+    rows = [
+        [label, _cell(stats.get(key))]
+        + ([_cell(reference.get(key))] if reference is not None else [])
+        for key, label in ROWS
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in [header, *rows]]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in [header, *rows]
+    ]
     return "\n".join(lines)

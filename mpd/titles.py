@@ -9,6 +9,7 @@ Two normalisers:
 * ``reference`` (MMCF's): lower-case, keep only ``a–z 0–9 / < > + -`` and cut at 25 characters. It loses
   spaces, accents, emoji and every non-Latin title.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -26,7 +27,7 @@ from .errors import UserError
 MODES = ("unicode", "reference")
 REFERENCE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789/<>+-")
 REFERENCE_LENGTH = 25
-PAD, UNK = 0, 1                      # CharVocab ids; characters start at 2
+PAD, UNK = 0, 1  # CharVocab ids; characters start at 2
 ZWJ = "\u200d"
 APOSTROPHES = frozenset("'\u2018\u2019\u02bc\u0060\u00b4\u2032")
 SKIN_TONES = range(0x1F3FB, 0x1F400)
@@ -48,7 +49,7 @@ def _unicode(title: str) -> str:
     text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", title).casefold())
     out: list[str] = []
     for i, char in enumerate(text):
-        action = _action(char, out[-1] if out else " ", text[i + 1:i + 3])
+        action = _action(char, out[-1] if out else " ", text[i + 1 : i + 3])
         if action == _KEEP:
             out.append(char)
         elif action == _SPACE and out and out[-1] != " ":
@@ -65,14 +66,14 @@ def _action(char: str, previous: str, following: str) -> int:
         return _KEEP
     if ord(char) in SKIN_TONES:
         return _KEEP if is_emoji(previous) else _DROP
-    if char == ZWJ:   # keep only inside an emoji sequence, so 👨‍👩‍👧 stays one family
+    if char == ZWJ:  # keep only inside an emoji sequence, so 👨‍👩‍👧 stays one family
         nxt = following.lstrip("\ufe0e\ufe0f")[:1]
         return _KEEP if is_emoji(previous) and nxt and is_emoji(nxt) else _DROP
-    if category[0] == "M":   # combining marks (Indic vowels, accents NFKC could not compose)
+    if category[0] == "M":  # combining marks (Indic vowels, accents NFKC could not compose)
         return _DROP if _is_variation_selector(char) or previous == " " else _KEEP
     if category[0] in "PSZ" or category == "Cc":
         return _SPACE
-    return _DROP   # format, private-use and unassigned code points
+    return _DROP  # format, private-use and unassigned code points
 
 
 def _is_variation_selector(char: str) -> bool:
@@ -90,7 +91,9 @@ def has_non_latin_or_emoji(title: str | None) -> bool:
     for char in normalize_title(title, "unicode"):
         if is_emoji(char):
             return True
-        if unicodedata.category(char)[0] == "L" and not unicodedata.name(char, "").startswith("LATIN"):
+        if unicodedata.category(char)[0] == "L" and not unicodedata.name(char, "").startswith(
+            "LATIN"
+        ):
             return True
     return False
 
@@ -117,12 +120,16 @@ class CharVocab:
         return len(self.chars) + 2
 
     @classmethod
-    def build(cls, titles: Iterable[str | None], min_count: int = 2, mode: str = "unicode") -> "CharVocab":
+    def build(
+        cls, titles: Iterable[str | None], min_count: int = 2, mode: str = "unicode"
+    ) -> "CharVocab":
         """Learn the characters of raw titles (normalised here with `mode`)."""
         counts: Counter[str] = Counter()
         for title in titles:
             counts.update(normalize_title(title, mode))
-        kept = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
+        kept = sorted(
+            (c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c)
+        )
         return cls(kept, mode, min_count)
 
     def normalize(self, title: str | None) -> str:
@@ -138,7 +145,7 @@ class CharVocab:
         width = max([min_len, *map(len, ids)])
         out = np.full((len(ids), width), PAD, dtype=np.int64)
         for row, seq in enumerate(ids):
-            out[row, :len(seq)] = seq
+            out[row, : len(seq)] = seq
         return out
 
     def known(self, text: str) -> bool:
@@ -147,8 +154,16 @@ class CharVocab:
 
     def save(self, path: str | Path) -> None:
         with atomic_write(path) as f:
-            ujson.dump({"format": self.FORMAT, "mode": self.mode, "min_count": self.min_count,
-                        "chars": self.chars}, f, ensure_ascii=False)
+            ujson.dump(
+                {
+                    "format": self.FORMAT,
+                    "mode": self.mode,
+                    "min_count": self.min_count,
+                    "chars": self.chars,
+                },
+                f,
+                ensure_ascii=False,
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> "CharVocab":
@@ -156,12 +171,18 @@ class CharVocab:
             with open_text(path) as f:
                 data = ujson.load(f)
         except FileNotFoundError:
-            raise UserError(f"{path}: no character vocabulary here (train the title model first)") from None
+            raise UserError(
+                f"{path}: no character vocabulary here (train the title model first)"
+            ) from None
         except (ValueError, OSError) as exc:
             raise UserError(f"{path}: unreadable character vocabulary ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != cls.FORMAT:
             raise UserError(f"{path}: not a character vocabulary in format {cls.FORMAT}")
         chars = data.get("chars")
-        if data.get("mode") not in MODES or not isinstance(chars, list) or len(set(chars)) != len(chars):
+        if (
+            data.get("mode") not in MODES
+            or not isinstance(chars, list)
+            or len(set(chars)) != len(chars)
+        ):
             raise UserError(f"{path}: malformed character vocabulary")
         return cls(chars, data["mode"], int(data.get("min_count", 1)))

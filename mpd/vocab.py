@@ -1,4 +1,5 @@
 """Track and artist vocabularies with occurrence cutoffs, and the track → artist map."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ FILL_SIZE = 1000
 
 @dataclass
 class VocabConfig:
-    min_track_playlists: int = 5     # keep tracks seen in at least this many training playlists
+    min_track_playlists: int = 5  # keep tracks seen in at least this many training playlists
     min_artist_playlists: int = 3
     drop_various_artists: bool = True
 
@@ -29,19 +30,24 @@ class Vocab:
 
     track_uris: list[str]
     track_names: list[str]
-    track_artist_uris: list[str]      # the artist of each vocabulary track (even if the artist is not kept)
-    track_counts: np.ndarray          # playlists containing the track
+    track_artist_uris: list[
+        str
+    ]  # the artist of each vocabulary track (even if the artist is not kept)
+    track_counts: np.ndarray  # playlists containing the track
     artist_uris: list[str]
     artist_names: list[str]
     artist_counts: np.ndarray
-    fill_uris: list[str] = field(default_factory=list)   # most popular training tracks, vocabulary or not
+    fill_uris: list[str] = field(
+        default_factory=list
+    )  # most popular training tracks, vocabulary or not
     config: VocabConfig = field(default_factory=VocabConfig)
 
     def __post_init__(self) -> None:
         self.track_index = {u: i for i, u in enumerate(self.track_uris)}
         self.artist_index = {u: i for i, u in enumerate(self.artist_uris)}
-        self.track_artist = np.array([self.artist_index.get(a, -1) for a in self.track_artist_uris],
-                                     dtype=np.int64)
+        self.track_artist = np.array(
+            [self.artist_index.get(a, -1) for a in self.track_artist_uris], dtype=np.int64
+        )
 
     @property
     def n_tracks(self) -> int:
@@ -68,9 +74,19 @@ class Vocab:
     def save(self, path: str | Path) -> None:
         data = {
             "config": self.config.__dict__,
-            "tracks": [list(t) for t in zip(self.track_uris, self.track_names, self.track_artist_uris,
-                                           self.track_counts.tolist())],
-            "artists": [list(a) for a in zip(self.artist_uris, self.artist_names, self.artist_counts.tolist())],
+            "tracks": [
+                list(t)
+                for t in zip(
+                    self.track_uris,
+                    self.track_names,
+                    self.track_artist_uris,
+                    self.track_counts.tolist(),
+                )
+            ],
+            "artists": [
+                list(a)
+                for a in zip(self.artist_uris, self.artist_names, self.artist_counts.tolist())
+            ],
             "fill": self.fill_uris,
         }
         with atomic_write(path) as f:
@@ -83,36 +99,57 @@ class Vocab:
                 data = ujson.load(f)
             tracks, artists = data["tracks"], data["artists"]
             return cls(
-                track_uris=[t[0] for t in tracks], track_names=[t[1] for t in tracks],
+                track_uris=[t[0] for t in tracks],
+                track_names=[t[1] for t in tracks],
                 track_artist_uris=[t[2] for t in tracks],
                 track_counts=np.array([t[3] for t in tracks], dtype=np.int64),
-                artist_uris=[a[0] for a in artists], artist_names=[a[1] for a in artists],
+                artist_uris=[a[0] for a in artists],
+                artist_names=[a[1] for a in artists],
                 artist_counts=np.array([a[2] for a in artists], dtype=np.int64),
-                fill_uris=data["fill"], config=VocabConfig(**data["config"]),
+                fill_uris=data["fill"],
+                config=VocabConfig(**data["config"]),
             )
         except FileNotFoundError:
-            raise UserError(f"{path}: no vocabulary here (train a model into this directory first)") from None
+            raise UserError(
+                f"{path}: no vocabulary here (train a model into this directory first)"
+            ) from None
         except (ValueError, KeyError, IndexError, TypeError, EOFError, OSError) as exc:
             raise UserError(f"{path}: unreadable vocabulary ({exc})") from None
 
 
-def vocab_from_counts(tracks: Mapping[str, tuple[int, str, str]], artists: Mapping[str, tuple[int, str]],
-                      config: VocabConfig | None = None) -> Vocab:
+def vocab_from_counts(
+    tracks: Mapping[str, tuple[int, str, str]],
+    artists: Mapping[str, tuple[int, str]],
+    config: VocabConfig | None = None,
+) -> Vocab:
     """Keep the tracks and artists above the cutoffs, most frequent first (ties by URI).
 
     `tracks`: URI → (playlists containing it, name, artist URI); `artists`: URI → (playlists, name).
     """
     config = config or VocabConfig()
-    various = {a for a, (_, name) in artists.items() if name == VARIOUS_ARTISTS and config.drop_various_artists}
+    various = {
+        a
+        for a, (_, name) in artists.items()
+        if name == VARIOUS_ARTISTS and config.drop_various_artists
+    }
     ranked = sorted(tracks, key=lambda u: (-tracks[u][0], u))
     kept = [u for u in ranked if tracks[u][0] >= config.min_track_playlists]
-    kept_artists = sorted((a for a, (count, _) in artists.items()
-                           if count >= config.min_artist_playlists and a not in various),
-                          key=lambda a: (-artists[a][0], a))
+    kept_artists = sorted(
+        (
+            a
+            for a, (count, _) in artists.items()
+            if count >= config.min_artist_playlists and a not in various
+        ),
+        key=lambda a: (-artists[a][0], a),
+    )
     return Vocab(
-        track_uris=kept, track_names=[tracks[u][1] for u in kept], track_artist_uris=[tracks[u][2] for u in kept],
+        track_uris=kept,
+        track_names=[tracks[u][1] for u in kept],
+        track_artist_uris=[tracks[u][2] for u in kept],
         track_counts=np.array([tracks[u][0] for u in kept], dtype=np.int64),
-        artist_uris=kept_artists, artist_names=[artists[a][1] for a in kept_artists],
+        artist_uris=kept_artists,
+        artist_names=[artists[a][1] for a in kept_artists],
         artist_counts=np.array([artists[a][0] for a in kept_artists], dtype=np.int64),
-        fill_uris=ranked[:FILL_SIZE], config=config,
+        fill_uris=ranked[:FILL_SIZE],
+        config=config,
     )

@@ -1,4 +1,5 @@
 """`mmcf demo`: synth → split → train → submit → verify → evaluate on the embedded synthetic MPD."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -7,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpd.errors import UserError
-from mpd.split import ValidationConfig
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.split import ValidationConfig
 
 from .evaluate import evaluate_submissions
 from .submit import make_submission
@@ -25,12 +26,18 @@ class DemoConfig:
     playlists: int = 20000
     per_category: int = 100
     seed: int = 0
-    models: list[str] | None = None      # default: every model this installation can train
-    validation_per_category: int = 30    # validation playlists carved before training (epochs, blend weights)
+    models: list[str] | None = None  # default: every model this installation can train
+    validation_per_category: int = (
+        30  # validation playlists carved before training (epochs, blend weights)
+    )
     # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores: the DAE
     # samples every negative (no exact head: ~2x cheaper per epoch, 7% lower R-precision converged).
-    settings: dict[str, dict[str, str]] = field(default_factory=lambda: {
-        "dae": {"epochs": "5", "head_negatives": "0"}, "cnn": {"epochs": "9"}})
+    settings: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {
+            "dae": {"epochs": "5", "head_negatives": "0"},
+            "cnn": {"epochs": "9"},
+        }
+    )
 
 
 def available_models() -> list[str]:
@@ -39,8 +46,8 @@ def available_models() -> list[str]:
 
 
 def run_demo(config: DemoConfig) -> str:
-    from mpd.split import split_mpd
-    from mpd.synth import generate
+    from mmcf.mpd.split import split_mpd
+    from mmcf.mpd.synth import generate
 
     models = config.models or available_models()
     work = config.workdir
@@ -56,26 +63,58 @@ def run_demo(config: DemoConfig) -> str:
     step("synth", generate, work / "mpd", config.playlists, config.seed)
     paths = step("split", split_mpd, work / "mpd", work / "split", config.per_category, config.seed)
     model_dir = work / "model"
-    data = step("read training playlists", prepare_data, paths["train"], model_dir,
-                validation=ValidationConfig(config.validation_per_category, config.seed), replace=True)
+    data = step(
+        "read training playlists",
+        prepare_data,
+        paths["train"],
+        model_dir,
+        validation=ValidationConfig(config.validation_per_category, config.seed),
+        replace=True,
+    )
     for kind in _training_order(models):
-        step(f"train {kind}", train, paths["train"], model_dir, kind,
-             build_config(kind, config.settings.get(kind, {})), data=data)
+        step(
+            f"train {kind}",
+            train,
+            paths["train"],
+            model_dir,
+            kind,
+            build_config(kind, config.settings.get(kind, {})),
+            data=data,
+        )
     submissions = []
     for kind in models:
         out = work / "submissions" / f"{kind}.csv.gz"
-        step(f"submit {kind}", make_submission, model_dir, paths["challenge"], out, "mmcf-demo",
-             "demo@example.org", kind)
+        step(
+            f"submit {kind}",
+            make_submission,
+            model_dir,
+            paths["challenge"],
+            out,
+            "mmcf-demo",
+            "demo@example.org",
+            kind,
+        )
         problems = step(f"verify {kind}", verify_submission, out, paths["challenge"])
         if problems:
             raise UserError(f"{out} failed verification:\n{format_problems(problems)}")
         submissions.append(out)
-    report = step("evaluate", evaluate_submissions, submissions, paths["answers"], paths["train"],
-                  json_path=work / "report.json", markdown_path=work / "report.md", html_path=work / "report.html")
+    report = step(
+        "evaluate",
+        evaluate_submissions,
+        submissions,
+        paths["answers"],
+        paths["train"],
+        json_path=work / "report.json",
+        markdown_path=work / "report.md",
+        html_path=work / "report.html",
+    )
     import torch
+
     times = "\n".join(f"  {name:18s} {seconds:7.1f} s" for name, seconds in timings.items())
-    return (f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: results are exact for the same seed, "
-            f"thread count, CPU type and package versions):\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s")
+    return (
+        f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: results are exact for the same seed, "
+        f"thread count, CPU type and package versions):\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s"
+    )
 
 
 def _training_order(models: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
 """Score submissions against held-out answers and print the challenge's metrics per category."""
+
 from __future__ import annotations
 
 import logging
@@ -9,12 +10,12 @@ import pandas as pd
 import ujson
 from tqdm import tqdm
 
-from mpd.atomic import atomic_write, open_text
-from mpd.challenge import read_challenge
-from mpd.errors import DataError, UserError
-from mpd.metrics import METRICS, NDCG_FORMS, Answer, coverage, score_all, summarize
-from mpd.reader import count_playlists, read_playlists
-from mpd.split import read_answers
+from mmcf.mpd.atomic import atomic_write, open_text
+from mmcf.mpd.challenge import read_challenge
+from mmcf.mpd.errors import DataError, UserError
+from mmcf.mpd.metrics import METRICS, NDCG_FORMS, Answer, coverage, score_all, summarize
+from mmcf.mpd.reader import count_playlists, read_playlists
+from mmcf.mpd.split import read_answers
 
 from .verify import format_problems, verify_submission
 
@@ -37,7 +38,9 @@ def read_recommendations(path: str | Path) -> dict[int, list[str]]:
     except FileNotFoundError:
         raise DataError(path, "no such file") from None
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a readable submission ({exc}); run `mmcf verify` on it") from None
+        raise DataError(
+            path, f"not a readable submission ({exc}); run `mmcf verify` on it"
+        ) from None
     return recs
 
 
@@ -46,8 +49,14 @@ def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     artist_of: dict[str, str] = {}
     count: dict[str, int] = {}
     stream = read_playlists(mpd_dir, validate=False)
-    for playlist in tqdm(stream, total=count_playlists(mpd_dir), desc="artists", unit=" playlists",
-                         unit_scale=True, leave=False):
+    for playlist in tqdm(
+        stream,
+        total=count_playlists(mpd_dir),
+        desc="artists",
+        unit=" playlists",
+        unit_scale=True,
+        leave=False,
+    ):
         for uri in {t["track_uri"] for t in playlist["tracks"]}:
             count[uri] = count.get(uri, 0) + 1
         for t in playlist["tracks"]:
@@ -67,14 +76,16 @@ def compare_table(summaries: Mapping[str, pd.DataFrame], metric: str | None = No
     columns = {}
     for name, summary in summaries.items():
         row = {}
-        for m in ([metric] if metric else METRICS):
+        for m in [metric] if metric else METRICS:
             for key, value in summary[m].items():
                 row[(LABELS[m], "all" if key == "all" else str(key))] = value
         columns[name] = row
     return pd.DataFrame(columns).T
 
 
-def vocabulary_coverage(answers: Mapping[int, Answer], counts: Mapping[str, int], min_count: int) -> float:
+def vocabulary_coverage(
+    answers: Mapping[int, Answer], counts: Mapping[str, int], min_count: int
+) -> float:
     """Share of held-out track occurrences seen in ≥ min_count training playlists."""
     return coverage(answers, {u for u, c in counts.items() if c >= min_count})
 
@@ -91,7 +102,9 @@ def render(table: pd.DataFrame, fmt: str = "text") -> str:
 def _markdown(table: pd.DataFrame) -> str:
     head = "| | " + " | ".join(map(str, table.columns)) + " |"
     rule = "|---" * (len(table.columns) + 1) + "|"
-    rows = ["| " + str(i) + " | " + " | ".join(_cell(v) for v in r) + " |" for i, r in table.iterrows()]
+    rows = [
+        "| " + str(i) + " | " + " | ".join(_cell(v) for v in r) + " |" for i, r in table.iterrows()
+    ]
     return "\n".join([head, rule, *rows])
 
 
@@ -99,10 +112,18 @@ def _cell(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, mpd_dir: str | Path,
-                         json_path: str | Path | None = None, markdown_path: str | Path | None = None,
-                         min_track_count: int = 5, challenge: str | Path | None = None, verify: bool = True,
-                         ndcg: str = "rules", html_path: str | Path | None = None) -> str:
+def evaluate_submissions(
+    paths: Sequence[str | Path],
+    answers_path: str | Path,
+    mpd_dir: str | Path,
+    json_path: str | Path | None = None,
+    markdown_path: str | Path | None = None,
+    min_track_count: int = 5,
+    challenge: str | Path | None = None,
+    verify: bool = True,
+    ndcg: str = "rules",
+    html_path: str | Path | None = None,
+) -> str:
     """Score each submission; one submission gives a per-category table, several a model-by-model one.
 
     Each submission is first checked by the verifier against the challenge set (`challenge`, by default
@@ -114,27 +135,49 @@ def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, 
     if verify:
         check_submissions(paths, challenge or Path(answers_path).with_name("challenge_set.json"))
     else:
-        log.warning("scoring without verification: an invalid submission can score higher than it should")
+        log.warning(
+            "scoring without verification: an invalid submission can score higher than it should"
+        )
     shown = ("r_precision", NDCG_FORMS[ndcg], "clicks")
     artist_of, counts = track_artists(mpd_dir)
-    scores = {Path(p).name.split(".")[0]: score_all(read_recommendations(p), answers, artist_of) for p in paths}
+    scores = {
+        Path(p).name.split(".")[0]: score_all(read_recommendations(p), answers, artist_of)
+        for p in paths
+    }
     summaries = {name: summarize(s) for name, s in scores.items()}
     share = vocabulary_coverage(answers, counts, min_track_count)
-    tables = ({LABELS[m]: compare_table(summaries, m) for m in shown} if len(summaries) > 1
-              else {name: category_table(s, shown) for name, s in summaries.items()})
-    note = (f"{len(answers)} held-out playlists; {share:.1%} of held-out tracks occur in ≥ {min_track_count} "
-            "training playlists (the most any vocabulary-based model can reach)")
+    tables = (
+        {LABELS[m]: compare_table(summaries, m) for m in shown}
+        if len(summaries) > 1
+        else {name: category_table(s, shown) for name, s in summaries.items()}
+    )
+    note = (
+        f"{len(answers)} held-out playlists; {share:.1%} of held-out tracks occur in ≥ {min_track_count} "
+        "training playlists (the most any vocabulary-based model can reach)"
+    )
     text = "\n\n".join(f"{title}\n{render(t)}" for title, t in tables.items()) + "\n\n" + note
     if markdown_path:
         with atomic_write(markdown_path) as f:
-            f.write("\n\n".join(f"**{title}**\n\n{render(t, 'markdown')}" for title, t in tables.items())
-                    + f"\n\n{note}\n")
+            f.write(
+                "\n\n".join(
+                    f"**{title}**\n\n{render(t, 'markdown')}" for title, t in tables.items()
+                )
+                + f"\n\n{note}\n"
+            )
     if json_path:
         with atomic_write(json_path) as f:
-            ujson.dump({"coverage": share, "min_track_count": min_track_count,
-                        "models": {n: _summary_json(s) for n, s in summaries.items()}}, f, indent=2)
+            ujson.dump(
+                {
+                    "coverage": share,
+                    "min_track_count": min_track_count,
+                    "models": {n: _summary_json(s) for n, s in summaries.items()},
+                },
+                f,
+                indent=2,
+            )
     if html_path:
         from .report_html import write_html_report
+
         write_html_report(html_path, scores, note)
     return text
 
@@ -142,14 +185,18 @@ def evaluate_submissions(paths: Sequence[str | Path], answers_path: str | Path, 
 def check_submissions(paths: Sequence[str | Path], challenge: str | Path) -> None:
     """Refuse (UserError with the verifier's report) any submission the verifier rejects."""
     if not Path(challenge).exists():
-        raise UserError(f"{challenge}: no challenge set to verify the submissions against; give --challenge, "
-                        "or --no-verify to score them unverified")
+        raise UserError(
+            f"{challenge}: no challenge set to verify the submissions against; give --challenge, "
+            "or --no-verify to score them unverified"
+        )
     queries = read_challenge(challenge)
     for path in paths:
         problems = verify_submission(path, queries)
         if problems:
-            raise UserError(f"{path}: INVALID, not scored (--no-verify scores it anyway):\n"
-                            f"{format_problems(problems)}")
+            raise UserError(
+                f"{path}: INVALID, not scored (--no-verify scores it anyway):\n"
+                f"{format_problems(problems)}"
+            )
 
 
 def _summary_json(summary: pd.DataFrame) -> dict:

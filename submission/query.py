@@ -1,4 +1,5 @@
 """`mmcf recommend`: continue one playlist from a title and/or a few seed tracks."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,16 +7,21 @@ from pathlib import Path
 import torch
 import ujson
 
-from models.base import Recommender, top_n
-from mpd.challenge import Query
-from mpd.errors import UserError
-from mpd.vocab import Vocab
+from mmcf.models.base import Recommender, top_n
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.vocab import Vocab
 
 from .training import choose_kind, load_model
 
 
-def recommend_one(model_dir: str | Path, title: str | None, tracks: list[str], n: int = 20,
-                  kind: str | None = None) -> list[dict]:
+def recommend_one(
+    model_dir: str | Path,
+    title: str | None,
+    tracks: list[str],
+    n: int = 20,
+    kind: str | None = None,
+) -> list[dict]:
     """Ranked tracks with names, artists and scores for one ad-hoc playlist."""
     if not tracks and not has_title(title):
         raise UserError("give a --title, one or more --track URIs, or both")
@@ -35,26 +41,36 @@ def recommend_rows(model: Recommender, title: str | None, tracks: list[str], n: 
     query = Query(pid=0, title=title or None, seeds=list(tracks), category=None)
     scores = model.score([query])
     uris = top_n(scores, [query], model.vocab, n)[0]
-    return [track_row(model, position, uri, scores[0]) for position, uri in enumerate(uris, start=1)]
+    return [
+        track_row(model, position, uri, scores[0]) for position, uri in enumerate(uris, start=1)
+    ]
 
 
 def check_usable(model: Recommender, title: str | None, tracks: list[str]) -> None:
     """Refuse a query the model can only answer with popularity: unknown tracks only, or an empty title."""
     known = any(u in model.vocab.track_index for u in tracks)
     if tracks and not known and not has_title(title):
-        raise UserError(f"none of the {len(tracks)} tracks is in the model's vocabulary, and there is no title")
-    title_model = getattr(model, "cnn", model if hasattr(model, "title_scores") else None)
-    if title_model is not None and not known and not title_model.title_scores([title or ""])[1][0]:
-        raise UserError(f"the title {title!r} normalises to nothing the title model knows (no letters, "
-                        "digits or emoji seen in training), and no known track is given")
+        raise UserError(
+            f"none of the {len(tracks)} tracks is in the model's vocabulary, and there is no title"
+        )
+    if model.reads_titles and not known and not model.knows_title(title):
+        raise UserError(
+            f"the title {title!r} normalises to nothing the title model knows (no letters, "
+            "digits or emoji seen in training), and no known track is given"
+        )
 
 
 def track_row(model: Recommender, position: int, uri: str, scores: torch.Tensor) -> dict:
     """One ranked track; tracks outside the vocabulary (popularity fill) have no name, artist or score."""
     i = model.vocab.track_index.get(uri)
     name, artist = name_and_artist(model.vocab, i) if i is not None else ("", "")
-    return {"position": position, "track": name, "artist": artist, "uri": uri,
-            "score": float(scores[i]) if i is not None else None}
+    return {
+        "position": position,
+        "track": name,
+        "artist": artist,
+        "uri": uri,
+        "score": float(scores[i]) if i is not None else None,
+    }
 
 
 def name_and_artist(vocab: Vocab, i: int) -> tuple[str, str]:
@@ -70,5 +86,7 @@ def recommend_cli(model_dir, title, tracks, n, kind, as_json: bool = False) -> s
     lines = [f"{'#':>3}  {'track':40.40s}  {'artist':25.25s}  {'score':>7}  uri"]
     for r in rows:
         score = f"{r['score']:.4f}" if r["score"] is not None else "-"
-        lines.append(f"{r['position']:>3}  {r['track']:40.40s}  {r['artist']:25.25s}  {score:>7}  {r['uri']}")
+        lines.append(
+            f"{r['position']:>3}  {r['track']:40.40s}  {r['artist']:25.25s}  {score:>7}  {r['uri']}"
+        )
     return "\n".join(lines)

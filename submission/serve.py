@@ -8,6 +8,7 @@
 Errors are JSON {"error": "..."} with a 4xx status; an unexpected failure is logged here and answered
 with a bare 500, never a traceback.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,14 +22,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import ujson
 
-from mpd.errors import UserError
+from mmcf.mpd.errors import UserError
 
 from .service import MAX_BODY, RequestError, Service
 from .training import choose_kind, load_model
 
 log = logging.getLogger(__name__)
 ROUTES = {"/": "GET", "/health": "GET", "/tracks": "GET", "/recommend": "POST"}
-DISCARD_LIMIT = 16 * MAX_BODY   # bytes of a refused body read and dropped so the client sees the answer
+DISCARD_LIMIT = (
+    16 * MAX_BODY
+)  # bytes of a refused body read and dropped so the client sees the answer
 JSON, HTML = "application/json; charset=utf-8", "text/html; charset=utf-8"
 
 
@@ -37,22 +40,24 @@ class ServeConfig:
     model_dir: Path
     host: str = "127.0.0.1"
     port: int = 8000
-    kind: str | None = None      # default: the ensemble if trained, else the only model trained
+    kind: str | None = None  # default: the ensemble if trained, else the only model trained
 
 
 @lru_cache(maxsize=1)
 def page() -> bytes:
-    return resources.files("submission").joinpath("static/index.html").read_bytes()
+    return resources.files(__package__).joinpath("static/index.html").read_bytes()
 
 
 class Handler(BaseHTTPRequestHandler):
     """Routes requests to the Service; every answer, error or not, has a length and a JSON or HTML body."""
 
-    protocol_version = "HTTP/1.1"     # keep-alive
+    protocol_version = "HTTP/1.1"  # keep-alive
     server_version = "mmcf"
-    timeout = 30                      # seconds a silent connection may hold a thread
-    disable_nagle_algorithm = True    # headers and body are two writes: Nagle + delayed ACK cost 40 ms
-    service: Service                  # set on the subclass `make_server` builds
+    timeout = 30  # seconds a silent connection may hold a thread
+    disable_nagle_algorithm = (
+        True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms
+    )
+    service: Service  # set on the subclass `make_server` builds
 
     def do_GET(self) -> None:
         self.dispatch("GET")
@@ -61,7 +66,9 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch("POST")
 
     def __getattr__(self, name: str):
-        if name.startswith("do_"):      # any other method (HEAD, PUT, DELETE, …): dispatch answers or says 405
+        if name.startswith(
+            "do_"
+        ):  # any other method (HEAD, PUT, DELETE, …): dispatch answers or says 405
             return lambda: self.dispatch(name[3:])
         raise AttributeError(name)
 
@@ -72,13 +79,19 @@ class Handler(BaseHTTPRequestHandler):
             if url.path not in ROUTES:
                 raise RequestError(f"no such path {url.path!r} (paths: {', '.join(ROUTES)})", 404)
             if method != ROUTES[url.path] and (method, ROUTES[url.path]) != ("HEAD", "GET"):
-                raise RequestError(f"{method} is not allowed on {url.path}; use {ROUTES[url.path]}", 405)
+                raise RequestError(
+                    f"{method} is not allowed on {url.path}; use {ROUTES[url.path]}", 405
+                )
             status, body, kind = 200, *self.answer(url.path, url.query)
-        except UserError as exc:       # RequestError, or a query the model cannot use
+        except UserError as exc:  # RequestError, or a query the model cannot use
             status, body, kind = getattr(exc, "status", 400), _json({"error": str(exc)}), JSON
         except Exception:
             log.exception("%s %s failed", method, self.path)
-            status, body, kind = 500, _json({"error": "internal error (logged by the server)"}), JSON
+            status, body, kind = (
+                500,
+                _json({"error": "internal error (logged by the server)"}),
+                JSON,
+            )
         self.send(status, body, kind)
 
     def answer(self, path: str, query: str) -> tuple[bytes, str]:
@@ -92,7 +105,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise RequestError("body: chunked transfer is not supported; send a Content-Length", 411)
+            raise RequestError(
+                "body: chunked transfer is not supported; send a Content-Length", 411
+            )
         raw = self.headers.get("Content-Length")
         if raw is None:
             raise RequestError("body: a Content-Length header is required", 411)
@@ -106,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
     def send(self, status: int, body: bytes, kind: str) -> None:
         refused = status >= 400 and not self.body_read and self.has_body()
         if refused:
-            self.close_connection = True      # the unread body would be taken for the next request
+            self.close_connection = True  # the unread body would be taken for the next request
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
@@ -133,7 +148,10 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def has_body(self) -> bool:
-        return bool(self.headers.get("Transfer-Encoding")) or self.headers.get("Content-Length", "0").strip() != "0"
+        return (
+            bool(self.headers.get("Transfer-Encoding"))
+            or self.headers.get("Content-Length", "0").strip() != "0"
+        )
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors http.server finds itself (bad request line, headers too long): JSON too, then close."""
@@ -151,7 +169,7 @@ def _json(data: dict) -> bytes:
 
 
 class Server(ThreadingHTTPServer):
-    request_queue_size = 128          # 32 clients connecting at once must not overflow the backlog
+    request_queue_size = 128  # 32 clients connecting at once must not overflow the backlog
 
 
 def make_server(config: ServeConfig) -> Server:
@@ -162,7 +180,9 @@ def make_server(config: ServeConfig) -> Server:
     try:
         return Server((config.host, config.port), handler)
     except OSError as exc:
-        raise UserError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc})") from None
+        raise UserError(
+            f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc})"
+        ) from None
 
 
 def serve(config: ServeConfig) -> None:
@@ -170,8 +190,11 @@ def serve(config: ServeConfig) -> None:
     server = make_server(config)
     host, port = server.server_address[:2]
     service = server.RequestHandlerClass.service
-    print(f"serving the '{service.kind}' model ({service.model.vocab.n_tracks} tracks) on http://{host}:{port}/ "
-          "(Ctrl-C stops)", flush=True)
+    print(
+        f"serving the '{service.kind}' model ({service.model.vocab.n_tracks} tracks) on http://{host}:{port}/ "
+        "(Ctrl-C stops)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

@@ -3,6 +3,7 @@
 Every request is validated here; a bad one raises RequestError (a UserError with an HTTP status) whose
 message names the field at fault. The model is shared by all request threads and scored under a lock.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,17 +13,17 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import ujson
 
-from models.base import Recommender
-from mpd.errors import UserError
-from mpd.vocab import Vocab
+from mmcf.models.base import Recommender
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.vocab import Vocab
 
 from .query import has_title, name_and_artist, recommend_rows
 
-MAX_BODY = 1 << 20      # bytes of a POST body
+MAX_BODY = 1 << 20  # bytes of a POST body
 MAX_SEEDS = 500
-MAX_TITLE = 500         # characters
-MAX_N = 500             # tracks a continuation may ask for (the challenge's 500)
-MAX_LIMIT = 100         # tracks a search returns
+MAX_TITLE = 500  # characters
+MAX_N = 500  # tracks a continuation may ask for (the challenge's 500)
+MAX_LIMIT = 100  # tracks a search returns
 RECOMMEND_FIELDS = ("title", "tracks", "n")
 
 
@@ -92,7 +93,13 @@ def _json_object(body: bytes) -> dict:
 def _json_type(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return repr(value)
-    names = {bool: "a boolean", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    names = {
+        bool: "a boolean",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -114,7 +121,9 @@ class TrackSearch:
             return []
         ids: list[int] = []
         pos = 0
-        while len(ids) < limit and pos < len(self.text) and (hit := self.text.find(needle, pos)) >= 0:
+        while (
+            len(ids) < limit and pos < len(self.text) and (hit := self.text.find(needle, pos)) >= 0
+        ):
             i = int(np.searchsorted(self.starts, hit, side="right")) - 1
             ids.append(i)
             pos = int(self.starts[i + 1]) if i + 1 < len(self.starts) else len(self.text)
@@ -127,7 +136,7 @@ class Service:
     def __init__(self, model: Recommender, kind: str) -> None:
         self.model, self.kind = model, kind
         self.search = TrackSearch(model.vocab)
-        self.lock = threading.Lock()      # torch scoring is not guaranteed to be thread-safe
+        self.lock = threading.Lock()  # torch scoring is not guaranteed to be thread-safe
 
     def health(self) -> dict:
         return {"status": "ok", "model": self.kind, "tracks": self.model.vocab.n_tracks}
@@ -136,8 +145,12 @@ class Service:
         request = parse_recommend(body)
         with self.lock:
             rows = recommend_rows(self.model, request.title, request.tracks, request.n)
-        return {"tracks": [{"uri": r["uri"], "name": r["track"], "artist": r["artist"], "score": r["score"]}
-                           for r in rows]}
+        return {
+            "tracks": [
+                {"uri": r["uri"], "name": r["track"], "artist": r["artist"], "score": r["score"]}
+                for r in rows
+            ]
+        }
 
     def tracks(self, params: Mapping[str, Sequence[str]]) -> dict:
         """GET /tracks?q=TEXT&limit=20: the first matches by popularity."""
@@ -149,7 +162,9 @@ class Service:
         try:
             limit = int(raw_limit)
         except ValueError:
-            raise RequestError(f"limit: expected an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}") from None
+            raise RequestError(
+                f"limit: expected an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}"
+            ) from None
         limit = bounded_int(limit, "limit", MAX_LIMIT)
         return {"tracks": [self._track(i) for i in self.search.find(text, limit)]}
 

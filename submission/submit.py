@@ -1,4 +1,5 @@
 """Answer a challenge set with a trained model and write the submission; resumable batch by batch."""
+
 from __future__ import annotations
 
 import logging
@@ -8,10 +9,10 @@ from pathlib import Path
 import ujson
 from tqdm import tqdm
 
-from models import store
-from mpd.challenge import Query, read_challenge
-from mpd.errors import UserError
-from mpd.fingerprint import digest_bytes, digest_json
+from mmcf.models import store
+from mmcf.mpd.challenge import Query, read_challenge
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.fingerprint import digest_bytes, digest_json
 
 from .training import choose_kind, load_model
 from .writer import team_info_line, write_submission
@@ -20,14 +21,21 @@ log = logging.getLogger(__name__)
 N_RECOMMENDATIONS = 500
 
 
-def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Path, team: str, email: str,
-                    kind: str | None = None, batch_size: int = 500) -> Path:
+def make_submission(
+    model_dir: str | Path,
+    challenge: str | Path,
+    out: str | Path,
+    team: str,
+    email: str,
+    kind: str | None = None,
+    batch_size: int = 500,
+) -> Path:
     """Recommend 500 tracks for every challenge playlist and write OUT atomically.
 
     Finished batches go to OUT.partial as they complete, so a killed run resumes where it stopped.
     """
     out = Path(out)
-    team_info_line(team, email)          # refuse a bad team name or email before the long part
+    team_info_line(team, email)  # refuse a bad team name or email before the long part
     if batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, not {batch_size}")
     if out.is_dir():
@@ -39,17 +47,27 @@ def make_submission(model_dir: str | Path, challenge: str | Path, out: str | Pat
     partial = out.with_name(out.name + ".partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        done = _load_partial(partial, {"kind": kind, "model": model_files(model_dir),
-                                       "challenge": digest_bytes(Path(challenge).read_bytes())})
+        done = _load_partial(
+            partial,
+            {
+                "kind": kind,
+                "model": model_files(model_dir),
+                "challenge": digest_bytes(Path(challenge).read_bytes()),
+            },
+        )
     except OSError as exc:
         raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     todo = [q for q in queries if q.pid not in done]
     if done:
         log.info("resuming: %d of %d playlists already answered", len(done), len(queries))
-    with open(partial, "a", encoding="utf-8") as f, tqdm(total=len(queries), initial=len(done),
-                                                         desc="submit", unit=" playlists", leave=False) as bar:
+    with (
+        open(partial, "a", encoding="utf-8") as f,
+        tqdm(
+            total=len(queries), initial=len(done), desc="submit", unit=" playlists", leave=False
+        ) as bar,
+    ):
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             _append(f, batch, model.recommend(batch, N_RECOMMENDATIONS))
             bar.update(len(batch))
     done = _load_partial(partial, None)
@@ -62,10 +80,17 @@ def model_files(model_dir: str | Path) -> str:
     """Digest of the name, size and modification time of the vocabulary and every trained model's files (a
     retrained model rewrites its files, so the answers of an earlier model are never resumed)."""
     root = Path(model_dir)
-    models = [d for d in sorted(root.iterdir())
-              if d.is_dir() and ((d / "manifest.json").exists() or d.name == "mmcf")]
-    files = [root / store.VOCAB_FILE] + [p for d in models for p in sorted(d.iterdir()) if p.is_file()]
-    return digest_json([[str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
+    models = [
+        d
+        for d in sorted(root.iterdir())
+        if d.is_dir() and ((d / "manifest.json").exists() or d.name == "mmcf")
+    ]
+    files = [root / store.VOCAB_FILE] + [
+        p for d in models for p in sorted(d.iterdir()) if p.is_file()
+    ]
+    return digest_json(
+        [[str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    )
 
 
 def _append(f, batch: list[Query], recs: list[list[str]]) -> None:
@@ -94,7 +119,7 @@ def _load_partial(path: Path, settings: dict | None) -> dict[int, list[str]]:
             except (ValueError, KeyError, TypeError):
                 break
             good += len(line)
-    os.truncate(path, good)   # drop a line torn by a kill, so new batches append cleanly
+    os.truncate(path, good)  # drop a line torn by a kill, so new batches append cleanly
     return done
 
 

@@ -1,4 +1,5 @@
 """Train a model into a model directory: one shared vocabulary, one sub-directory per model."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,26 +12,31 @@ from typing import Any
 
 import ujson
 
-from models import distributed, store
-from models.base import Recommender
-from models.registry import model_class
-from mpd.atomic import atomic_write
-from mpd.dataset import TrainingData, load_training
-from mpd.errors import UserError
-from mpd.fingerprint import describe_change
-from mpd.reader import load_json
-from mpd.split import Validation, ValidationConfig
-from mpd.vocab import VocabConfig
+from mmcf.models import distributed, store
+from mmcf.models.base import Recommender
+from mmcf.models.registry import model_class
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.dataset import TrainingData, load_training
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.fingerprint import describe_change
+from mmcf.mpd.reader import load_json
+from mmcf.mpd.split import Validation, ValidationConfig
+from mmcf.mpd.vocab import VocabConfig
 
 log = logging.getLogger(__name__)
 SOURCE_FILE = "source.json"
 VALIDATION_DIR = "validation"
-BLEND = "blend"    # `train --model blend`: choose the ensemble's member weights (saved under MODEL_DIR/mmcf)
+BLEND = "blend"  # `train --model blend`: choose the ensemble's member weights (saved under MODEL_DIR/mmcf)
 ENSEMBLE = "mmcf"  # the ensemble: `train --model mmcf` = dae, cnn, blend
 
 
-def prepare_data(mpd_dir: str | Path, model_dir: str | Path, vocab_config: VocabConfig | None = None,
-                 validation: ValidationConfig | None = None, replace: bool = False) -> TrainingData:
+def prepare_data(
+    mpd_dir: str | Path,
+    model_dir: str | Path,
+    vocab_config: VocabConfig | None = None,
+    validation: ValidationConfig | None = None,
+    replace: bool = False,
+) -> TrainingData:
     """Vocabulary, validation carve and corpus: made once per model directory, reused after.
 
     Reuse is keyed by the data's fingerprint (slice names, sizes, digests) and the settings (None: those
@@ -49,12 +55,19 @@ def prepare_data(mpd_dir: str | Path, model_dir: str | Path, vocab_config: Vocab
             shutil.rmtree(model_dir)
     vocab_config, validation = vocab_config or VocabConfig(), validation or ValidationConfig()
     data = load_training(mpd_dir, vocab_config, validation=validation)
-    if distributed.is_main():       # under torchrun every rank builds the same data; rank 0 writes it
+    if distributed.is_main():  # under torchrun every rank builds the same data; rank 0 writes it
         data.vocab.save(store.vocab_path(model_dir))
         data.validation.save(model_dir / VALIDATION_DIR)
-        with atomic_write(source_path) as f:     # last: it marks the directory's data as complete
-            ujson.dump({"mpd": str(Path(mpd_dir).resolve()), "vocab": dataclasses.asdict(vocab_config),
-                        "validation": dataclasses.asdict(validation), "fingerprint": data.source}, f)
+        with atomic_write(source_path) as f:  # last: it marks the directory's data as complete
+            ujson.dump(
+                {
+                    "mpd": str(Path(mpd_dir).resolve()),
+                    "vocab": dataclasses.asdict(vocab_config),
+                    "validation": dataclasses.asdict(validation),
+                    "fingerprint": data.source,
+                },
+                f,
+            )
     return data
 
 
@@ -62,25 +75,38 @@ class StaleModelDir(UserError):
     """A model directory made from other data or settings than those asked for now."""
 
 
-def _reuse_data(mpd_dir: str | Path, model_dir: Path, known: dict, vocab_config: VocabConfig | None,
-                validation: ValidationConfig | None) -> TrainingData:
+def _reuse_data(
+    mpd_dir: str | Path,
+    model_dir: Path,
+    known: dict,
+    vocab_config: VocabConfig | None,
+    validation: ValidationConfig | None,
+) -> TrainingData:
     for key, config in {"vocab": vocab_config, "validation": validation}.items():
         if config is not None and known.get(key) != dataclasses.asdict(config):
-            raise StaleModelDir(f"{model_dir}: models here were trained with {key} settings {known.get(key)}, "
-                                f"not {dataclasses.asdict(config)}; use another --model-dir")
-    data = load_training(mpd_dir, vocab=store.load_vocab(model_dir),
-                         validation=Validation.load(model_dir / VALIDATION_DIR))
+            raise StaleModelDir(
+                f"{model_dir}: models here were trained with {key} settings {known.get(key)}, "
+                f"not {dataclasses.asdict(config)}; use another --model-dir"
+            )
+    data = load_training(
+        mpd_dir,
+        vocab=store.load_vocab(model_dir),
+        validation=Validation.load(model_dir / VALIDATION_DIR),
+    )
     change = describe_change(known.get("fingerprint"), data.source)
     if change:
-        raise StaleModelDir(f"{model_dir}: models here were trained on other data than {mpd_dir} ({change}); "
-                            "use another --model-dir")
+        raise StaleModelDir(
+            f"{model_dir}: models here were trained on other data than {mpd_dir} ({change}); "
+            "use another --model-dir"
+        )
     return data
 
 
 def config_class(kind: str) -> type | None:
     """The settings dataclass of a model kind ('blend' = the ensemble's member weights)."""
     if kind == BLEND:
-        from ensemble.weights import BlendConfig
+        from mmcf.ensemble.weights import BlendConfig
+
         return BlendConfig
     return getattr(model_class(kind), "config_class", None)
 
@@ -115,9 +141,11 @@ def build_config(kind: str, overrides: dict[str, str], preset: str | None = None
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     for key, raw in overrides.items():
         if key not in fields:
-            raise UserError(f"model '{kind}' has no setting '{key}' (settings: {', '.join(fields)})")
+            raise UserError(
+                f"model '{kind}' has no setting '{key}' (settings: {', '.join(fields)})"
+            )
         setattr(config, key, _coerce(raw, getattr(config, key), key))
-    return dataclasses.replace(config)   # re-runs the config's own checks on the overridden values
+    return dataclasses.replace(config)  # re-runs the config's own checks on the overridden values
 
 
 def _coerce(raw: str, current: Any, key: str) -> Any:
@@ -132,7 +160,9 @@ def _coerce(raw: str, current: Any, key: str) -> Any:
             return type(current)(x.strip() for x in raw.split(",") if x.strip())
         return raw if current is None or isinstance(current, str) else type(current)(raw)
     except ValueError:
-        raise UserError(f"setting '{key}': cannot read {raw!r} as {type(current).__name__}") from None
+        raise UserError(
+            f"setting '{key}': cannot read {raw!r} as {type(current).__name__}"
+        ) from None
 
 
 def instantiate(kind: str, config: Any) -> Recommender:
@@ -140,9 +170,16 @@ def instantiate(kind: str, config: Any) -> Recommender:
     return cls(config) if config is not None else cls()
 
 
-def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = None,
-          resume: bool = False, vocab_config: VocabConfig | None = None,
-          validation: ValidationConfig | None = None, data: TrainingData | None = None) -> Recommender:
+def train(
+    mpd_dir: str | Path,
+    model_dir: str | Path,
+    kind: str,
+    config: Any = None,
+    resume: bool = False,
+    vocab_config: VocabConfig | None = None,
+    validation: ValidationConfig | None = None,
+    data: TrainingData | None = None,
+) -> Recommender:
     """Fit one model on the playlists of `mpd_dir` (less the validation carve) and save it under MODEL_DIR/<kind>.
 
     `data`: the result of `prepare_data(mpd_dir, model_dir)` when the caller has it already (the demo
@@ -161,8 +198,8 @@ def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = N
         fit_kwargs["validation"] = data.validation
     if model.resumable:
         fit_kwargs.update(checkpoint_dir=model_dir / kind / "checkpoints", resume=resume)
-    if model.needs_teacher:
-        fit_kwargs["teacher"] = dae_teacher(load_model(model_dir, "dae"), data.corpus)
+    if model.requires:
+        fit_kwargs["members"] = {name: load_model(model_dir, name) for name in model.requires}
     model.fit(data.corpus, data.vocab, **fit_kwargs)
     if distributed.is_main():
         model.save(model_dir / kind)
@@ -172,20 +209,21 @@ def train(mpd_dir: str | Path, model_dir: str | Path, kind: str, config: Any = N
 
 def train_blend(model_dir: Path, data: TrainingData, config: Any = None) -> Recommender:
     """Choose the ensemble's member weights on the validation playlists; the DAE and the CNN must be trained."""
-    from ensemble.blend import save_weights
-    from ensemble.weights import fit_blend
+    from mmcf.ensemble.blend import save_weights
+    from mmcf.ensemble.weights import fit_blend
 
     started = time.perf_counter()
-    model, report = fit_blend(load_model(model_dir, "dae"), load_model(model_dir, "cnn"), model_dir,
-                              data.validation, data.vocab, config)
+    model, report = fit_blend(
+        load_model(model_dir, "dae"),
+        load_model(model_dir, "cnn"),
+        model_dir,
+        data.validation,
+        data.vocab,
+        config,
+    )
     save_weights(model_dir, model.weights, report)
     log.info("chose the blend weights in %.1f s", time.perf_counter() - started)
     return model
-
-
-def dae_teacher(dae: Recommender, corpus):
-    """The frozen DAE's targets for corpus rows, which the title model learns to reproduce."""
-    return lambda rows: dae.teacher_targets(corpus, rows)
 
 
 def trained_kinds(model_dir: str | Path) -> list[str]:
@@ -204,9 +242,13 @@ def choose_kind(model_dir: str | Path, kind: str | None) -> str:
     if kind is None and (ENSEMBLE in kinds or len(kinds) == 1):
         return ENSEMBLE if ENSEMBLE in kinds else kinds[0]
     if kind is None:
-        raise UserError(f"{model_dir} holds several models ({', '.join(kinds)}); choose one with --model")
+        raise UserError(
+            f"{model_dir} holds several models ({', '.join(kinds)}); choose one with --model"
+        )
     if kind not in kinds:
-        raise UserError(f"{Path(model_dir) / kind}: no trained '{kind}' model (trained in {model_dir}: {', '.join(kinds)})")
+        raise UserError(
+            f"{Path(model_dir) / kind}: no trained '{kind}' model (trained in {model_dir}: {', '.join(kinds)})"
+        )
     return kind
 
 
@@ -218,10 +260,14 @@ def load_model(model_dir: str | Path, kind: str) -> Recommender:
     vocab = store.load_vocab(model_dir)
     try:
         if kind == ENSEMBLE:
-            from ensemble.blend import MMCF
+            from mmcf.ensemble.blend import MMCF
+
             return MMCF.load(model_dir, vocab)
         return model_class(kind).load(model_dir / kind, vocab)
     except (OSError, EOFError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as exc:
-        where = model_dir if kind == ENSEMBLE else model_dir / kind   # a damaged file the loader did not catch
-        raise UserError(f"{where}: cannot load the '{kind}' model ({type(exc).__name__}: {exc}); "
-                        "retrain it") from None
+        where = (
+            model_dir if kind == ENSEMBLE else model_dir / kind
+        )  # a damaged file the loader did not catch
+        raise UserError(
+            f"{where}: cannot load the '{kind}' model ({type(exc).__name__}: {exc}); retrain it"
+        ) from None

@@ -1,4 +1,5 @@
 """Write a challenge submission CSV (`.csv` or `.csv.gz`), atomically, refusing anything the rules forbid."""
+
 from __future__ import annotations
 
 import logging
@@ -8,15 +9,18 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from mpd.atomic import atomic_write
-from mpd.errors import UserError, quoted
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.errors import UserError, quoted
 
 log = logging.getLogger(__name__)
 
-N_TRACKS = 500                 # recommendations per playlist, exactly
-TRACKS = ("main", "creative")  # the challenge's two tracks (competitions), named in the team_info line
+N_TRACKS = 500  # recommendations per playlist, exactly
+TRACKS = (
+    "main",
+    "creative",
+)  # the challenge's two tracks (competitions), named in the team_info line
 URI = r"spotify:track:[0-9A-Za-z]{22}"
-_ROW = re.compile(rf"{URI}(?:, {URI}){{{N_TRACKS - 1}}}")   # exactly N_TRACKS URIs joined by ", "
+_ROW = re.compile(rf"{URI}(?:, {URI}){{{N_TRACKS - 1}}}")  # exactly N_TRACKS URIs joined by ", "
 
 Recommendations = Mapping[int, Sequence[str]] | Iterable[tuple[int, Sequence[str]]]
 
@@ -29,7 +33,9 @@ def team_info_line(team: str, email: str, track: str = "main") -> str:
         if not isinstance(value, str) or not value.strip():
             raise UserError(f"the {what} is empty")
         if any(c in value for c in ",\r\n"):
-            raise UserError(f"the {what} {value!r} contains a comma or a line break, which the CSV cannot hold")
+            raise UserError(
+                f"the {what} {value!r} contains a comma or a line break, which the CSV cannot hold"
+            )
     if "@" not in email:
         raise UserError(f"the email {email!r} has no '@'")
     return f"team_info,{team.strip()},{track},{email.strip()}"
@@ -47,12 +53,19 @@ def submission_row(pid: int, uris: Sequence[str]) -> str:
         raise UserError(f"pid {pid}: track {repeated} is recommended more than once")
     if not all(isinstance(u, str) for u in uris) or not _ROW.fullmatch(line := ", ".join(uris)):
         bad = next(u for u in uris if not (isinstance(u, str) and re.fullmatch(URI, u)))
-        raise UserError(f"pid {pid}: malformed track URI {quoted(bad, 60)} (expected spotify:track:<22 base-62>)")
+        raise UserError(
+            f"pid {pid}: malformed track URI {quoted(bad, 60)} (expected spotify:track:<22 base-62>)"
+        )
     return f"{int(pid)}, {line}"
 
 
-def write_submission(path: str | os.PathLike, recommendations: Recommendations, team: str, email: str,
-                     track: str = "main") -> Path:
+def write_submission(
+    path: str | os.PathLike,
+    recommendations: Recommendations,
+    team: str,
+    email: str,
+    track: str = "main",
+) -> Path:
     """Write the submission CSV for `recommendations` (pid → 500 URIs, or (pid, URIs) pairs) atomically.
 
     A `.gz` suffix gzips it. Raises UserError (and leaves any previous file at `path` untouched) if a row has

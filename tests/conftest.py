@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output), a model served over it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +12,12 @@ from typing import Iterator
 import pytest
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-THEMES = {"rock": "Rock Anthems 🤘", "chill": "chill vibes ✌️", "kpop": "케이팝 최고", "drive": "ドライブ"}
+THEMES = {
+    "rock": "Rock Anthems 🤘",
+    "chill": "chill vibes ✌️",
+    "kpop": "케이팝 최고",
+    "drive": "ドライブ",
+}
 
 
 def uri(kind: str, n: int) -> str:
@@ -24,10 +30,16 @@ def uri(kind: str, n: int) -> str:
 
 def make_track(theme_no: int, k: int, pos: int) -> dict:
     artist = theme_no * 10 + k % 6
-    return {"pos": pos, "artist_name": f"Artíst {artist} ñ", "track_uri": uri("track", theme_no * 1000 + k),
-            "artist_uri": uri("artist", artist), "track_name": f"Sóng {theme_no}-{k}",
-            "album_uri": uri("album", artist * 10 + k % 3), "duration_ms": 200000 + k,
-            "album_name": f"Albüm {artist}"}
+    return {
+        "pos": pos,
+        "artist_name": f"Artíst {artist} ñ",
+        "track_uri": uri("track", theme_no * 1000 + k),
+        "artist_uri": uri("artist", artist),
+        "track_name": f"Sóng {theme_no}-{k}",
+        "album_uri": uri("album", artist * 10 + k % 3),
+        "duration_ms": 200000 + k,
+        "album_name": f"Albüm {artist}",
+    }
 
 
 def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
@@ -37,15 +49,29 @@ def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
     for i in range(n):
         theme_no = i % len(THEMES)
         title = list(THEMES.values())[theme_no]
-        length = rng.choice((rng.randint(12, 38), rng.randint(40, 99))) if i % 7 else rng.randint(105, 240)
+        length = (
+            rng.choice((rng.randint(12, 38), rng.randint(40, 99)))
+            if i % 7
+            else rng.randint(105, 240)
+        )
         scale = 12 if length < 100 else 150
         ks = sorted({min(int(rng.expovariate(1 / scale)), 299) for _ in range(length * 4)})[:length]
         rng.shuffle(ks)
         tracks = [make_track(theme_no, k, p) for p, k in enumerate(ks)]
-        playlist = {"name": title, "collaborative": "false", "pid": first_pid + i, "modified_at": 1500000000 + i,
-                    "num_tracks": len(tracks), "num_albums": 3, "num_followers": 1, "num_edits": 2,
-                    "duration_ms": sum(t["duration_ms"] for t in tracks), "num_artists": 6, "tracks": tracks,
-                    "some_future_field": {"x": 1}}
+        playlist = {
+            "name": title,
+            "collaborative": "false",
+            "pid": first_pid + i,
+            "modified_at": 1500000000 + i,
+            "num_tracks": len(tracks),
+            "num_albums": 3,
+            "num_followers": 1,
+            "num_edits": 2,
+            "duration_ms": sum(t["duration_ms"] for t in tracks),
+            "num_artists": 6,
+            "tracks": tracks,
+            "some_future_field": {"x": 1},
+        }
         if i % 5 == 0:
             playlist["description"] = "désc"
         playlists.append(playlist)
@@ -55,10 +81,12 @@ def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
 def write_mpd(directory: Path, playlists: list[dict], per_slice: int = 1000) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(playlists), per_slice):
-        chunk = playlists[start:start + per_slice]
+        chunk = playlists[start : start + per_slice]
         name = f"mpd.slice.{start}-{start + per_slice - 1}.json"
-        (directory / name).write_text(json.dumps({"info": {"slice": name}, "playlists": chunk},
-                                                 ensure_ascii=False), encoding="utf-8")
+        (directory / name).write_text(
+            json.dumps({"info": {"slice": name}, "playlists": chunk}, ensure_ascii=False),
+            encoding="utf-8",
+        )
     return directory
 
 
@@ -75,16 +103,23 @@ def tiny_mpd(tmp_path: Path, tiny_playlists) -> Path:
 @pytest.fixture(scope="session")
 def knn_model_dir(tmp_path_factory) -> Path:
     """A kNN model (alone in its directory) trained on the tiny MPD."""
-    from submission.training import build_config, train
+    from mmcf.submission.training import build_config, train
+
     root = tmp_path_factory.mktemp("served")
-    train(write_mpd(root / "mpd", make_playlists(400), per_slice=100), root / "model", "knn", build_config("knn", {}))
+    train(
+        write_mpd(root / "mpd", make_playlists(400), per_slice=100),
+        root / "model",
+        "knn",
+        build_config("knn", {}),
+    )
     return root / "model"
 
 
 @contextlib.contextmanager
 def running_server(model_dir: Path, kind: str | None = None) -> Iterator[str]:
     """`mmcf serve` on an ephemeral loopback port in a background thread; yields its base URL."""
-    from submission.serve import ServeConfig, make_server
+    from mmcf.submission.serve import ServeConfig, make_server
+
     server = make_server(ServeConfig(model_dir, port=0, kind=kind))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,6 +1,7 @@
 """Atomic writes: a writer that fails or is killed mid-way leaves the old file intact and no temp file behind.
 Plus two source checks: artefacts are written through atomic_write, and inputs are never unpickled or eval'd.
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mpd.atomic import atomic_write
-from mpd.errors import UserError
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 OLD = "old content ✓\n"
@@ -37,7 +38,7 @@ def test_success_replaces(tmp_path, name, mode):
     write_old(path)
     with atomic_write(path, mode) as f:
         f.write(b"new" if "b" in mode else "new ✓")
-    assert read(path) == "new ✓"[:3 if "b" in mode else None]
+    assert read(path) == "new ✓"[: 3 if "b" in mode else None]
     assert os.listdir(tmp_path) == [name]
 
 
@@ -63,7 +64,7 @@ def test_exception_with_no_old_file_leaves_nothing(tmp_path):
 
 KILLED_WRITER = """
 import sys, time
-from mpd.atomic import atomic_write
+from mmcf.mpd.atomic import atomic_write
 path, mode = sys.argv[1], sys.argv[2]
 with atomic_write(path, mode) as f:
     for _ in range(200):
@@ -79,8 +80,12 @@ def test_sigkill_mid_stream_keeps_old_file_and_next_write_leaves_no_temp(tmp_pat
     """SIGKILL runs no cleanup, so the killed writer's temp file stays until the next write of that file."""
     path = tmp_path / name
     write_old(path)
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path), mode], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path), mode],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stdout.readline().strip() == "writing"
     finally:
@@ -90,15 +95,17 @@ def test_sigkill_mid_stream_keeps_old_file_and_next_write_leaves_no_temp(tmp_pat
     assert read(path) == OLD
     leftovers = sorted(set(os.listdir(tmp_path)) - {name})
     assert len(leftovers) == 1 and leftovers[0].startswith(f".{name}.{writer.pid}-")
-    assert (tmp_path / leftovers[0]).stat().st_size > 0             # it was killed mid-stream
-    with atomic_write(path, mode) as f:            # the rerun writes as usual and sweeps the dead writer's temp
+    assert (tmp_path / leftovers[0]).stat().st_size > 0  # it was killed mid-stream
+    with atomic_write(
+        path, mode
+    ) as f:  # the rerun writes as usual and sweeps the dead writer's temp
         f.write(b"again" if "b" in mode else "again")
     assert read(path) == "again" and os.listdir(tmp_path) == [name]
 
 
 def test_temp_files_of_live_writers_are_kept(tmp_path):
     live = tmp_path / f".a.txt.{os.getpid()}-abc123.tmp"
-    other = tmp_path / ".b.txt.999999999-abc123.tmp"          # another target's temp is not ours to touch
+    other = tmp_path / ".b.txt.999999999-abc123.tmp"  # another target's temp is not ours to touch
     live.write_text("in progress")
     other.write_text("in progress")
     write_old(tmp_path / "a.txt")
@@ -113,21 +120,31 @@ def test_unwritable_target_is_a_user_error(tmp_path, target):
     with pytest.raises(UserError, match=path):
         with atomic_write(path) as f:
             f.write("x")
-    assert (tmp_path / "file").read_text() == "keep" and sorted(os.listdir(tmp_path)) == ["dir", "file"]
+    assert (tmp_path / "file").read_text() == "keep" and sorted(os.listdir(tmp_path)) == [
+        "dir",
+        "file",
+    ]
 
 
 # ---------------------------------------------------------------- source checks
 
 PACKAGES = ("mpd", "models", "ensemble", "submission")
 # Deliberate non-atomic writes: (file, function). The submit journal is append-only and survives torn lines.
-APPEND_ONLY = {("submission/submit.py", "make_submission"), ("submission/submit.py", "_load_partial")}
+APPEND_ONLY = {
+    ("submission/submit.py", "make_submission"),
+    ("submission/submit.py", "_load_partial"),
+}
 
 
 def python_files(roots: tuple[str, ...] | None = None) -> list[Path]:
     if roots is None:
         skip = {"venv", ".venv", ".git", "build", "dist", "node_modules"}
-        return [p for p in REPO.rglob("*.py")
-                if not skip & set(p.relative_to(REPO).parts) and not p.relative_to(REPO).parts[0].startswith(".")]
+        return [
+            p
+            for p in REPO.rglob("*.py")
+            if not skip & set(p.relative_to(REPO).parts)
+            and not p.relative_to(REPO).parts[0].startswith(".")
+        ]
     return [p for root in roots for p in (REPO / root).rglob("*.py")]
 
 
@@ -138,10 +155,15 @@ def calls(path: Path):
 
     def visit(node: ast.AST, function: str) -> None:
         for child in ast.iter_child_nodes(node):
-            name = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+            name = (
+                child.name
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else function
+            )
             if isinstance(child, ast.Call):
                 out.append((name, child))
             visit(child, name)
+
     visit(tree, "")
     return out
 
@@ -164,30 +186,60 @@ def unsafe_load(call: ast.Call) -> str | None:
     name = dotted(call.func)
     if name in ("eval", "exec", "builtins.eval", "builtins.exec", "compile"):
         return "eval/exec"
-    if name.split(".")[0] in ("pickle", "cPickle", "dill", "marshal", "shelve", "joblib", "cloudpickle"):
+    if name.split(".")[0] in (
+        "pickle",
+        "cPickle",
+        "dill",
+        "marshal",
+        "shelve",
+        "joblib",
+        "cloudpickle",
+    ):
         return "unpickling"
     if name.endswith("read_pickle") or name.endswith("Unpickler"):
         return "unpickling"
     if name.endswith("torch.load"):
-        return None if keyword(call, "weights_only") is True else "torch.load without weights_only=True"
+        return (
+            None
+            if keyword(call, "weights_only") is True
+            else "torch.load without weights_only=True"
+        )
     if name in ("np.load", "numpy.load") and keyword(call, "allow_pickle") not in (None, False):
         return "np.load with allow_pickle"
-    if name.endswith("yaml.load") and "Safe" not in dotted(keyword(call, "Loader") or ast.Name("?")):
+    if name.endswith("yaml.load") and "Safe" not in dotted(
+        keyword(call, "Loader") or ast.Name("?")
+    ):
         return "yaml.load without SafeLoader"
     return None
 
 
 def test_inputs_are_data_never_code():
-    found = [f"{path.relative_to(REPO)}:{call.lineno}: {why}"
-             for path in python_files() for _, call in calls(path) if (why := unsafe_load(call))]
+    found = [
+        f"{path.relative_to(REPO)}:{call.lineno}: {why}"
+        for path in python_files()
+        for _, call in calls(path)
+        if (why := unsafe_load(call))
+    ]
     assert not found, "\n".join(found)
 
 
 def test_the_safety_check_catches_what_it_should():
-    bad = ["torch.load(p)", "torch.load(p, weights_only=False)", "pickle.loads(b)", "eval(s)", "pd.read_pickle(p)",
-           "np.load(p, allow_pickle=True)", "yaml.load(s)"]
-    good = ["torch.load(p, map_location='cpu', weights_only=True)", "net.eval()", "np.load(p)", "ujson.load(f)",
-            "yaml.load(s, Loader=yaml.SafeLoader)"]
+    bad = [
+        "torch.load(p)",
+        "torch.load(p, weights_only=False)",
+        "pickle.loads(b)",
+        "eval(s)",
+        "pd.read_pickle(p)",
+        "np.load(p, allow_pickle=True)",
+        "yaml.load(s)",
+    ]
+    good = [
+        "torch.load(p, map_location='cpu', weights_only=True)",
+        "net.eval()",
+        "np.load(p)",
+        "ujson.load(f)",
+        "yaml.load(s, Loader=yaml.SafeLoader)",
+    ]
     for source, expected in [(s, True) for s in bad] + [(s, False) for s in good]:
         call = ast.parse(source).body[0].value
         assert bool(unsafe_load(call)) == expected, source
@@ -196,12 +248,33 @@ def test_the_safety_check_catches_what_it_should():
 def direct_write(call: ast.Call) -> bool:
     """A call that writes a file in place (not through atomic_write)."""
     name = dotted(call.func)
-    if name.endswith(("write_text", "write_bytes", "np.save", "np.savez", "np.savez_compressed", "to_csv",
-                      "to_json", "to_parquet", "to_pickle")):
+    if name.endswith(
+        (
+            "write_text",
+            "write_bytes",
+            "np.save",
+            "np.savez",
+            "np.savez_compressed",
+            "to_csv",
+            "to_json",
+            "to_parquet",
+            "to_pickle",
+        )
+    ):
         return True
-    if name in ("open", "io.open", "gzip.open", "os.fdopen", "builtins.open") or name.endswith(".open"):
-        mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
-        return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax")
+    if name in ("open", "io.open", "gzip.open", "os.fdopen", "builtins.open") or name.endswith(
+        ".open"
+    ):
+        mode = (
+            call.args[1]
+            if len(call.args) > 1
+            else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        )
+        return (
+            isinstance(mode, ast.Constant)
+            and isinstance(mode.value, str)
+            and any(c in mode.value for c in "wax")
+        )
     if name in ("torch.save", "sp.save_npz", "scipy.sparse.save_npz"):
         target = call.args[1] if name == "torch.save" else call.args[0]
         return not isinstance(target, ast.Name) or target.id not in ("f", "fh", "out", "stream")
@@ -209,8 +282,15 @@ def direct_write(call: ast.Call) -> bool:
 
 
 def test_the_write_check_catches_what_it_should():
-    bad = ["open(p, 'w')", "open(p, mode='ab')", "gzip.open(p, 'wt')", "path.write_text(s)", "np.save(p, a)",
-           "torch.save(t, p)", "df.to_csv(p)"]
+    bad = [
+        "open(p, 'w')",
+        "open(p, mode='ab')",
+        "gzip.open(p, 'wt')",
+        "path.write_text(s)",
+        "np.save(p, a)",
+        "torch.save(t, p)",
+        "df.to_csv(p)",
+    ]
     good = ["open(p)", "open(p, 'rb')", "torch.save(t, f)", "f.write(s)", "gzip.open(p, 'rt')"]
     for source, expected in [(s, True) for s in bad] + [(s, False) for s in good]:
         assert direct_write(ast.parse(source).body[0].value) == expected, source

@@ -4,6 +4,7 @@ pid or line where there is one), never a traceback. Seeds unknown to the vocabul
 Bad inputs are built programmatically from the tiny real-format fixture (tests/conftest.py): one good
 playlist list, one mutation per case.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,10 +21,9 @@ from typing import Callable
 import pytest
 
 from conftest import make_playlists, uri, write_mpd
-from mpd.errors import UserError
-from mpd.split import split_mpd
-from submission.cli import main
-from submission.training import build_config, train
+from mmcf.mpd.split import split_mpd
+from mmcf.submission.cli import main
+from mmcf.submission.training import build_config, train
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = ("--team", "t", "--email", "a@b.c")
@@ -66,8 +66,13 @@ def work(tmp_path_factory) -> dict[str, Path]:
     models = root / "models"
     train(paths["train"], models, "popularity")
     train(paths["train"], models, "knn", build_config("knn", {}))
-    return {"root": root, "train": paths["train"], "challenge": paths["challenge"],
-            "answers": paths["answers"], "models": models}
+    return {
+        "root": root,
+        "train": paths["train"],
+        "challenge": paths["challenge"],
+        "answers": paths["answers"],
+        "models": models,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +80,26 @@ def challenge_data(work) -> dict:
     return json.loads(work["challenge"].read_text(encoding="utf-8"))
 
 
-def submit(capsys, work, challenge: Path, out: Path, model: str = "popularity", models: Path | None = None):
-    return run(capsys, "submit", "--model-dir", models or work["models"], "--challenge", challenge, "--out", out,
-               "--model", model, *SUBMIT)
+def submit(
+    capsys, work, challenge: Path, out: Path, model: str = "popularity", models: Path | None = None
+):
+    return run(
+        capsys,
+        "submit",
+        "--model-dir",
+        models or work["models"],
+        "--challenge",
+        challenge,
+        "--out",
+        out,
+        "--model",
+        model,
+        *SUBMIT,
+    )
 
 
 # ---------------------------------------------------------------- MPD slices: one bad playlist each
+
 
 def _set(field: str, value) -> Callable[[list[dict]], None]:
     return lambda ps: ps[3].__setitem__(field, value)
@@ -93,26 +112,53 @@ def _track(field: str, value=None, delete: bool = False) -> Callable[[list[dict]
             del track[field]
         else:
             track[field] = value
+
     return mutate
 
 
 # case → (mutation of playlists (pids 0..29, slice 0-19 and 20-39), fragments the error line must hold)
 PLAYLIST_CASES: dict[str, tuple[Callable[[list[dict]], None], tuple[str, ...]]] = {
-    "missing pid": (lambda ps: ps[3].pop("pid"), ("mpd.slice.0-19.json", "playlist #3", "has no 'pid'")),
-    "missing tracks": (lambda ps: ps[3].pop("tracks"), ("mpd.slice.0-19.json", "pid 3", "has no 'tracks'")),
-    "num_tracks as string": (_set("num_tracks", "30"), ("pid 3", "'num_tracks' should be int", "'30'")),
+    "missing pid": (
+        lambda ps: ps[3].pop("pid"),
+        ("mpd.slice.0-19.json", "playlist #3", "has no 'pid'"),
+    ),
+    "missing tracks": (
+        lambda ps: ps[3].pop("tracks"),
+        ("mpd.slice.0-19.json", "pid 3", "has no 'tracks'"),
+    ),
+    "num_tracks as string": (
+        _set("num_tracks", "30"),
+        ("pid 3", "'num_tracks' should be int", "'30'"),
+    ),
     "pid as string": (_set("pid", "3"), ("pid 3", "'pid' should be int, got '3'")),
     "name as number": (_set("name", 42), ("pid 3", "'name' should be str")),
     "empty playlist": (_set("tracks", []), ("pid 3", "no tracks")),
-    "playlist not an object": (lambda ps: ps.__setitem__(3, "oops"), ("playlist #3", "not a JSON object")),
-    "track without uri": (_track("track_uri", delete=True), ("pid 3", "track 2 has no 'track_uri'")),
-    "track uri null": (_track("track_uri", None), ("pid 3", "track 2", "'track_uri' should be str")),
-    "malformed track uri": (_track("track_uri", "spotify:track:abc"), ("pid 3", "malformed track_uri")),
-    "album uri as track": (_track("artist_uri", uri("track", 5)), ("pid 3", "malformed artist_uri")),
+    "playlist not an object": (
+        lambda ps: ps.__setitem__(3, "oops"),
+        ("playlist #3", "not a JSON object"),
+    ),
+    "track without uri": (
+        _track("track_uri", delete=True),
+        ("pid 3", "track 2 has no 'track_uri'"),
+    ),
+    "track uri null": (
+        _track("track_uri", None),
+        ("pid 3", "track 2", "'track_uri' should be str"),
+    ),
+    "malformed track uri": (
+        _track("track_uri", "spotify:track:abc"),
+        ("pid 3", "malformed track_uri"),
+    ),
+    "album uri as track": (
+        _track("artist_uri", uri("track", 5)),
+        ("pid 3", "malformed artist_uri"),
+    ),
     "pos as string": (_track("pos", "2"), ("pid 3", "'pos' should be int")),
     "duplicate pid in a slice": (_set("pid", 7), ("mpd.slice.0-19.json", "pid 7", "duplicate pid")),
-    "duplicate pid across slices": (lambda ps: ps[25].__setitem__("pid", 4),
-                                    ("mpd.slice.20-39.json", "pid 4", "duplicate pid")),
+    "duplicate pid across slices": (
+        lambda ps: ps[25].__setitem__("pid", 4),
+        ("mpd.slice.20-39.json", "pid 4", "duplicate pid"),
+    ),
 }
 
 
@@ -122,13 +168,25 @@ def test_bad_playlist(tmp_path, capsys, case):
     playlists = copy.deepcopy(make_playlists(30))
     mutate(playlists)
     mpd = write_mpd(tmp_path / "mpd", playlists, per_slice=20)
-    fails(capsys, "train", "--mpd", mpd, "--model-dir", tmp_path / "m", "--model", "popularity", expect=expect)
+    fails(
+        capsys,
+        "train",
+        "--mpd",
+        mpd,
+        "--model-dir",
+        tmp_path / "m",
+        "--model",
+        "popularity",
+        expect=expect,
+    )
     assert not (tmp_path / "m" / "popularity").exists()
 
 
 def _slice_text(n: int = 20) -> str:
     """A real-looking (pretty-printed) slice file."""
-    return json.dumps({"info": {"slice": "0-19"}, "playlists": make_playlists(n)}, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {"info": {"slice": "0-19"}, "playlists": make_playlists(n)}, indent=2, ensure_ascii=False
+    )
 
 
 def _syntax_error(text: str) -> tuple[str, int]:
@@ -143,8 +201,17 @@ def test_malformed_json_names_file_and_line(tmp_path, capsys):
     text, line = _syntax_error(_slice_text())
     (tmp_path / "mpd").mkdir()
     (tmp_path / "mpd" / "mpd.slice.0-19.json").write_text(text, encoding="utf-8")
-    fails(capsys, "train", "--mpd", tmp_path / "mpd", "--model-dir", tmp_path / "m", "--model", "popularity",
-          expect=("mpd.slice.0-19.json", f"line {line}", "not valid JSON"))
+    fails(
+        capsys,
+        "train",
+        "--mpd",
+        tmp_path / "mpd",
+        "--model-dir",
+        tmp_path / "m",
+        "--model",
+        "popularity",
+        expect=("mpd.slice.0-19.json", f"line {line}", "not valid JSON"),
+    )
 
 
 @pytest.mark.parametrize("suffix", [".json", ".json.gz"])
@@ -154,32 +221,60 @@ def test_truncated_slice(tmp_path, capsys, suffix):
         data = gzip.compress(data)
     (tmp_path / "mpd").mkdir()
     path = tmp_path / "mpd" / f"mpd.slice.0-19{suffix}"
-    path.write_bytes(data[:len(data) // 2])
-    fails(capsys, "train", "--mpd", tmp_path / "mpd", "--model-dir", tmp_path / "m", "--model", "popularity",
-          expect=(path.name, "truncated or corrupt gzip" if suffix.endswith(".gz") else "not valid JSON"))
+    path.write_bytes(data[: len(data) // 2])
+    fails(
+        capsys,
+        "train",
+        "--mpd",
+        tmp_path / "mpd",
+        "--model-dir",
+        tmp_path / "m",
+        "--model",
+        "popularity",
+        expect=(
+            path.name,
+            "truncated or corrupt gzip" if suffix.endswith(".gz") else "not valid JSON",
+        ),
+    )
 
 
-@pytest.mark.parametrize("content, expect", [
-    (b"", "not valid JSON"),
-    (b"\xff\xfe{ \x00bad", "not valid JSON"),
-    (b'[{"pid": 0}]', "expected an object with a 'playlists' list"),
-    (b'{"info": {}, "playlists": {"0": {}}}', "expected an object with a 'playlists' list"),
-])
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        (b"", "not valid JSON"),
+        (b"\xff\xfe{ \x00bad", "not valid JSON"),
+        (b'[{"pid": 0}]', "expected an object with a 'playlists' list"),
+        (b'{"info": {}, "playlists": {"0": {}}}', "expected an object with a 'playlists' list"),
+    ],
+)
 def test_not_a_slice(tmp_path, capsys, content, expect):
     (tmp_path / "mpd").mkdir()
     (tmp_path / "mpd" / "mpd.slice.0-19.json").write_bytes(content)
-    fails(capsys, "train", "--mpd", tmp_path / "mpd", "--model-dir", tmp_path / "m", "--model", "popularity",
-          expect=("mpd.slice.0-19.json", expect))
+    fails(
+        capsys,
+        "train",
+        "--mpd",
+        tmp_path / "mpd",
+        "--model-dir",
+        tmp_path / "m",
+        "--model",
+        "popularity",
+        expect=("mpd.slice.0-19.json", expect),
+    )
 
 
-@pytest.mark.parametrize("files", [[], ["README.md", "mpd.slice.json", "slice.0-999.json", "mpd.slice.0-9.csv"]])
+@pytest.mark.parametrize(
+    "files", [[], ["README.md", "mpd.slice.json", "slice.0-999.json", "mpd.slice.0-9.csv"]]
+)
 def test_directory_without_slices(tmp_path, capsys, files):
     mpd = tmp_path / "mpd"
     mpd.mkdir()
     for name in files:
         (mpd / name).write_text("{}")
-    for argv in (("train", "--mpd", mpd, "--model-dir", tmp_path / "m", "--model", "popularity"),
-                 ("split", "--mpd", mpd, "--out", tmp_path / "s")):
+    for argv in (
+        ("train", "--mpd", mpd, "--model-dir", tmp_path / "m", "--model", "popularity"),
+        ("split", "--mpd", mpd, "--out", tmp_path / "s"),
+    ):
         fails(capsys, *argv, expect=(str(mpd), "no MPD slice files"))
 
 
@@ -189,11 +284,14 @@ def test_playlist_of_250_tracks_trains(tmp_path, capsys):
     playlists[5]["tracks"] = [dict(t, pos=i) for i, t in enumerate(list(distinct.values())[:250])]
     assert len(playlists[5]["tracks"]) == 250
     mpd = write_mpd(tmp_path / "mpd", playlists, per_slice=20)
-    code, out, _ = run(capsys, "train", "--mpd", mpd, "--model-dir", tmp_path / "m", "--model", "knn")
+    code, out, _ = run(
+        capsys, "train", "--mpd", mpd, "--model-dir", tmp_path / "m", "--model", "knn"
+    )
     assert code == 0 and "trained knn" in out
 
 
 # ---------------------------------------------------------------- challenge sets
+
 
 def _challenge_case(data: dict, case: str) -> tuple[dict, tuple[str, ...]]:
     """A copy of `data` broken the way `case` says, and the fragments its error must hold."""
@@ -241,9 +339,20 @@ def _challenge_case(data: dict, case: str) -> tuple[dict, tuple[str, ...]]:
     raise KeyError(case)
 
 
-CHALLENGE_CASES = ["no seeds and no title", "no seeds and a blank title", "unknown category shape", "250 seeds",
-                   "duplicate pid", "seed without uri", "malformed seed uri", "num_tracks as string",
-                   "pid as string", "name as list", "no playlists", "an MPD slice's shape"]
+CHALLENGE_CASES = [
+    "no seeds and no title",
+    "no seeds and a blank title",
+    "unknown category shape",
+    "250 seeds",
+    "duplicate pid",
+    "seed without uri",
+    "malformed seed uri",
+    "num_tracks as string",
+    "pid as string",
+    "name as list",
+    "no playlists",
+    "an MPD slice's shape",
+]
 
 
 @pytest.mark.parametrize("case", CHALLENGE_CASES)
@@ -252,8 +361,20 @@ def test_bad_challenge_set(work, challenge_data, tmp_path, capsys, case):
     path = tmp_path / "challenge_set.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     out = tmp_path / "sub.csv"
-    fails(capsys, "submit", "--model-dir", work["models"], "--challenge", path, "--out", out, "--model", "popularity",
-          *SUBMIT, expect=(str(path), *expect))
+    fails(
+        capsys,
+        "submit",
+        "--model-dir",
+        work["models"],
+        "--challenge",
+        path,
+        "--out",
+        out,
+        "--model",
+        "popularity",
+        *SUBMIT,
+        expect=(str(path), *expect),
+    )
     assert not out.exists() and not (tmp_path / "sub.csv.partial").exists()
     fails(capsys, "verify", tmp_path / "any.csv", "--challenge", path, expect=(str(path), *expect))
 
@@ -262,10 +383,34 @@ def test_malformed_challenge_json(work, tmp_path, capsys):
     text, line = _syntax_error(json.dumps(json.loads(work["challenge"].read_text()), indent=2))
     path = tmp_path / "challenge_set.json"
     path.write_text(text, encoding="utf-8")
-    fails(capsys, "submit", "--model-dir", work["models"], "--challenge", path, "--out", tmp_path / "s.csv",
-          "--model", "popularity", *SUBMIT, expect=(str(path), f"line {line}", "not valid JSON"))
-    fails(capsys, "submit", "--model-dir", work["models"], "--challenge", tmp_path, "--out", tmp_path / "s.csv",
-          "--model", "popularity", *SUBMIT, expect=(str(tmp_path),))
+    fails(
+        capsys,
+        "submit",
+        "--model-dir",
+        work["models"],
+        "--challenge",
+        path,
+        "--out",
+        tmp_path / "s.csv",
+        "--model",
+        "popularity",
+        *SUBMIT,
+        expect=(str(path), f"line {line}", "not valid JSON"),
+    )
+    fails(
+        capsys,
+        "submit",
+        "--model-dir",
+        work["models"],
+        "--challenge",
+        tmp_path,
+        "--out",
+        tmp_path / "s.csv",
+        "--model",
+        "popularity",
+        *SUBMIT,
+        expect=(str(tmp_path),),
+    )
 
 
 def test_unknown_seeds_still_recommend(work, challenge_data, tmp_path, capsys):
@@ -275,7 +420,9 @@ def test_unknown_seeds_still_recommend(work, challenge_data, tmp_path, capsys):
     changed = 0
     for p in data["playlists"]:
         for i, track in enumerate(p["tracks"]):
-            if i % 2 == 0 or len(p["tracks"]) == 5:      # half the seeds; every seed of the 5-seed playlists
+            if (
+                i % 2 == 0 or len(p["tracks"]) == 5
+            ):  # half the seeds; every seed of the 5-seed playlists
                 track["track_uri"] = next(unknown)
                 changed += 1
     assert changed > 100
@@ -291,13 +438,26 @@ def test_unknown_seeds_still_recommend(work, challenge_data, tmp_path, capsys):
 
 # ---------------------------------------------------------------- recommend
 
+
 def test_recommend_with_250_seeds_and_unknown_ones(work, capsys):
-    train_playlists = [p for f in sorted(work["train"].iterdir()) for p in json.loads(f.read_text())["playlists"]]
+    train_playlists = [
+        p for f in sorted(work["train"].iterdir()) for p in json.loads(f.read_text())["playlists"]
+    ]
     seeds = list(dict.fromkeys(t["track_uri"] for p in train_playlists for t in p["tracks"]))[:245]
-    seeds += [uri("track", 10**9 + i) for i in range(5)]           # 5 unknown to the vocabulary
+    seeds += [uri("track", 10**9 + i) for i in range(5)]  # 5 unknown to the vocabulary
     argv = [a for s in seeds for a in ("--track", s)]
-    code, out, err = run(capsys, "recommend", "--model-dir", work["models"], "--model", "knn", "-n", 30, "--json",
-                         *argv)
+    code, out, err = run(
+        capsys,
+        "recommend",
+        "--model-dir",
+        work["models"],
+        "--model",
+        "knn",
+        "-n",
+        30,
+        "--json",
+        *argv,
+    )
     assert code == 0, err
     rows = json.loads(out)
     assert len(rows) == 30 and not {r["uri"] for r in rows} & set(seeds)
@@ -305,28 +465,64 @@ def test_recommend_with_250_seeds_and_unknown_ones(work, capsys):
 
 def test_recommend_nothing_usable(work, capsys):
     fails(capsys, "recommend", "--model-dir", work["models"], "--model", "knn", expect=("--title",))
-    fails(capsys, "recommend", "--model-dir", work["models"], "--model", "knn", "--track", uri("track", 10**9),
-          expect=("none of the 1 tracks",))
+    fails(
+        capsys,
+        "recommend",
+        "--model-dir",
+        work["models"],
+        "--model",
+        "knn",
+        "--track",
+        uri("track", 10**9),
+        expect=("none of the 1 tracks",),
+    )
 
 
 @pytest.fixture(scope="module")
 def cnn_models(work) -> Path:
     """A tiny one-epoch title model (and the DAE it learns from) in its own model directory."""
-    from models.charcnn import CNNConfig
-    from models.dae import DAEConfig
+    from mmcf.models.charcnn import CNNConfig
+    from mmcf.models.dae import DAEConfig
+
     models = work["root"] / "cnn_models"
-    from mpd.split import ValidationConfig
-    train(work["train"], models, "dae", DAEConfig(configs=("0to1",), epochs=1, hidden=8),
-          validation=ValidationConfig(per_category=2))
+    from mmcf.mpd.split import ValidationConfig
+
+    train(
+        work["train"],
+        models,
+        "dae",
+        DAEConfig(configs=("0to1",), epochs=1, hidden=8),
+        validation=ValidationConfig(per_category=2),
+    )
     train(work["train"], models, "cnn", CNNConfig(epochs=1, filters=8, embedding=8))
     return models
 
 
 def test_recommend_title_that_normalises_to_nothing(cnn_models, capsys):
-    fails(capsys, "recommend", "--model-dir", cnn_models, "--model", "cnn", "--title", "!!!",
-          expect=("'!!!'", "normalises to nothing"))
-    code, out, err = run(capsys, "recommend", "--model-dir", cnn_models, "--model", "cnn", "--title", "rock anthems",
-                         "-n", 5, "--json")
+    fails(
+        capsys,
+        "recommend",
+        "--model-dir",
+        cnn_models,
+        "--model",
+        "cnn",
+        "--title",
+        "!!!",
+        expect=("'!!!'", "normalises to nothing"),
+    )
+    code, out, err = run(
+        capsys,
+        "recommend",
+        "--model-dir",
+        cnn_models,
+        "--model",
+        "cnn",
+        "--title",
+        "rock anthems",
+        "-n",
+        5,
+        "--json",
+    )
     assert code == 0 and len(json.loads(out)) == 5, err
 
 
@@ -343,25 +539,46 @@ class _Payload:
 @pytest.mark.parametrize("case", ["truncated", "code inside"])
 def test_bad_torch_weights_are_refused_not_run(cnn_models, tmp_path, capsys, case):
     import torch
+
     models = Path(shutil.copytree(cnn_models, tmp_path / "models"))
     weights, marker = models / "cnn" / "weights.pt", tmp_path / "pwned"
     if case == "truncated":
         weights.write_bytes(weights.read_bytes()[:1000])
     else:
         torch.save({"w": torch.zeros(2), "x": _Payload(marker)}, weights)
-    fails(capsys, "recommend", "--model-dir", models, "--model", "cnn", "--title", "rock",
-          expect=(str(weights), "unreadable model weights"))
+    fails(
+        capsys,
+        "recommend",
+        "--model-dir",
+        models,
+        "--model",
+        "cnn",
+        "--title",
+        "rock",
+        expect=(str(weights), "unreadable model weights"),
+    )
     assert not marker.exists()
 
 
 # ---------------------------------------------------------------- model directories
 
+
 def _copy_models(work, tmp_path: Path) -> Path:
     return Path(shutil.copytree(work["models"], tmp_path / "models"))
 
 
-@pytest.mark.parametrize("case", ["format version", "manifest not json", "no manifest", "corrupt weights",
-                                  "corrupt vocabulary", "other kind", "no model dir"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "format version",
+        "manifest not json",
+        "no manifest",
+        "corrupt weights",
+        "corrupt vocabulary",
+        "other kind",
+        "no model dir",
+    ],
+)
 def test_bad_model_directory(work, tmp_path, capsys, case):
     models = _copy_models(work, tmp_path)
     manifest = models / "knn" / "manifest.json"
@@ -390,30 +607,92 @@ def test_bad_model_directory(work, tmp_path, capsys, case):
     else:
         models = tmp_path / "nowhere"
         expect = (str(models), "no such model directory")
-    fails(capsys, "submit", "--model-dir", models, "--challenge", work["challenge"], "--out", tmp_path / "s.csv",
-          "--model", "knn", *SUBMIT, expect=expect)
-    fails(capsys, "recommend", "--model-dir", models, "--model", "knn", "--title", "rock", expect=expect)
+    fails(
+        capsys,
+        "submit",
+        "--model-dir",
+        models,
+        "--challenge",
+        work["challenge"],
+        "--out",
+        tmp_path / "s.csv",
+        "--model",
+        "knn",
+        *SUBMIT,
+        expect=expect,
+    )
+    fails(
+        capsys,
+        "recommend",
+        "--model-dir",
+        models,
+        "--model",
+        "knn",
+        "--title",
+        "rock",
+        expect=expect,
+    )
 
 
 # ---------------------------------------------------------------- outputs that cannot be written
+
 
 def test_unwritable_outputs(work, tmp_path, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("not a directory")
     for out in (Path("/proc/x/sub.csv"), a_file / "sub.csv", tmp_path):
-        fails(capsys, "submit", "--model-dir", work["models"], "--challenge", work["challenge"], "--out", out,
-              "--model", "popularity", *SUBMIT, expect=(str(out),))
-    fails(capsys, "train", "--mpd", work["train"], "--model-dir", a_file / "m", "--model", "popularity",
-          expect=(str(a_file / "m"),))
-    fails(capsys, "split", "--mpd", work["train"], "--out", a_file / "s", "--per-category", 1,
-          expect=(str(a_file / "s"),))
+        fails(
+            capsys,
+            "submit",
+            "--model-dir",
+            work["models"],
+            "--challenge",
+            work["challenge"],
+            "--out",
+            out,
+            "--model",
+            "popularity",
+            *SUBMIT,
+            expect=(str(out),),
+        )
+    fails(
+        capsys,
+        "train",
+        "--mpd",
+        work["train"],
+        "--model-dir",
+        a_file / "m",
+        "--model",
+        "popularity",
+        expect=(str(a_file / "m"),),
+    )
+    fails(
+        capsys,
+        "split",
+        "--mpd",
+        work["train"],
+        "--out",
+        a_file / "s",
+        "--per-category",
+        1,
+        expect=(str(a_file / "s"),),
+    )
     assert a_file.read_text() == "not a directory"
 
 
 def test_submit_refuses_bad_arguments_before_working(work, tmp_path, capsys):
     out = tmp_path / "sub.csv"
-    base = ("submit", "--model-dir", work["models"], "--challenge", work["challenge"], "--out", out,
-            "--model", "popularity")
+    base = (
+        "submit",
+        "--model-dir",
+        work["models"],
+        "--challenge",
+        work["challenge"],
+        "--out",
+        out,
+        "--model",
+        "popularity",
+    )
     fails(capsys, *base, "--team", "t", "--email", "nobody", expect=("'nobody'", "'@'"))
     fails(capsys, *base, "--team", "a,b", "--email", "a@b.c", expect=("comma",))
     fails(capsys, *base, "--batch-size", 0, *SUBMIT, expect=("--batch-size",))
@@ -422,11 +701,19 @@ def test_submit_refuses_bad_arguments_before_working(work, tmp_path, capsys):
 
 # ---------------------------------------------------------------- settings, submissions from other tools
 
+
 def test_bad_settings(work, tmp_path, capsys):
     base = ("--mpd", work["train"], "--model-dir", tmp_path / "m", "--model", "knn")
     fails(capsys, "train", *base, "--set", "neighbours", expect=("KEY=VALUE", "'neighbours'"))
     fails(capsys, "train", *base, "--set", "bogus=1", expect=("no setting 'bogus'",))
-    fails(capsys, "train", *base, "--set", "neighbours=many", expect=("'neighbours'", "cannot read 'many'"))
+    fails(
+        capsys,
+        "train",
+        *base,
+        "--set",
+        "neighbours=many",
+        expect=("'neighbours'", "cannot read 'many'"),
+    )
 
 
 def test_foreign_submissions(work, tmp_path, capsys):
@@ -434,24 +721,57 @@ def test_foreign_submissions(work, tmp_path, capsys):
     garbage.write_bytes(gzip.compress(b"pid,track_uri\n1,spotify:track:x\n")[:-8] + b"\x00" * 3)
     code, _, err = run(capsys, "verify", garbage, "--challenge", work["challenge"])
     assert code == 1 and "INVALID" in err
-    fails(capsys, "verify", tmp_path / "missing.csv", "--challenge", work["challenge"],
-          expect=(str(tmp_path / "missing.csv"), "no such file"))
-    fails(capsys, "evaluate", "--submission", garbage, "--answers", work["answers"], "--mpd", work["train"],
-          expect=(str(garbage),))
+    fails(
+        capsys,
+        "verify",
+        tmp_path / "missing.csv",
+        "--challenge",
+        work["challenge"],
+        expect=(str(tmp_path / "missing.csv"), "no such file"),
+    )
+    fails(
+        capsys,
+        "evaluate",
+        "--submission",
+        garbage,
+        "--answers",
+        work["answers"],
+        "--mpd",
+        work["train"],
+        expect=(str(garbage),),
+    )
     broken_answers = tmp_path / "answers.json"
     broken_answers.write_text('{"12": {"tracks": 5}}')
     valid = tmp_path / "valid.csv"
     assert submit(capsys, work, work["challenge"], valid)[0] == 0
-    fails(capsys, "evaluate", "--submission", valid, "--answers", broken_answers, "--mpd", work["train"],
-          expect=(str(broken_answers), "pid 12"))
+    fails(
+        capsys,
+        "evaluate",
+        "--submission",
+        valid,
+        "--answers",
+        broken_answers,
+        "--mpd",
+        work["train"],
+        expect=(str(broken_answers), "pid 12"),
+    )
 
 
 # ---------------------------------------------------------------- real processes: stderr has no traceback
 
+
 def cli_processes(*argvs) -> list[tuple[int, str]]:
     """(exit code, stderr) of `python -m submission.cli ARGV` for each ARGV, run side by side."""
-    processes = [subprocess.Popen([sys.executable, "-m", "submission.cli", *map(str, argv)], cwd=REPO, text=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for argv in argvs]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mmcf.submission.cli", *map(str, argv)],
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for argv in argvs
+    ]
     return [(p.wait(timeout=120), p.communicate()[1]) for p in processes]
 
 
@@ -463,17 +783,69 @@ def test_real_process_errors_are_one_line(work, challenge_data, tmp_path):
     (tmp_path / "challenge_set.json").write_text(json.dumps(bad_shape))
     models = _copy_models(work, tmp_path)
     manifest = models / "popularity" / "manifest.json"
-    from models.store import FORMAT_VERSION
-    manifest.write_text(manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0'))
+    from mmcf.models.store import FORMAT_VERSION
+
+    manifest.write_text(
+        manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0')
+    )
     cases = [
-        (("train", "--mpd", tmp_path / "mpd", "--model-dir", tmp_path / "m", "--model", "popularity"),
-         ("mpd.slice.0-19.json", f"line {line}")),
-        (("submit", "--model-dir", work["models"], "--challenge", tmp_path / "challenge_set.json", "--out",
-          tmp_path / "s.csv", "--model", "popularity", *SUBMIT), expect),
-        (("submit", "--model-dir", work["models"], "--challenge", work["challenge"], "--out", "/proc/x/sub.csv",
-          "--model", "popularity", *SUBMIT), ("/proc/x/sub.csv",)),
-        (("submit", "--model-dir", models, "--challenge", work["challenge"], "--out", tmp_path / "s.csv",
-          "--model", "popularity", *SUBMIT), (str(manifest), "format version 0")),
+        (
+            (
+                "train",
+                "--mpd",
+                tmp_path / "mpd",
+                "--model-dir",
+                tmp_path / "m",
+                "--model",
+                "popularity",
+            ),
+            ("mpd.slice.0-19.json", f"line {line}"),
+        ),
+        (
+            (
+                "submit",
+                "--model-dir",
+                work["models"],
+                "--challenge",
+                tmp_path / "challenge_set.json",
+                "--out",
+                tmp_path / "s.csv",
+                "--model",
+                "popularity",
+                *SUBMIT,
+            ),
+            expect,
+        ),
+        (
+            (
+                "submit",
+                "--model-dir",
+                work["models"],
+                "--challenge",
+                work["challenge"],
+                "--out",
+                "/proc/x/sub.csv",
+                "--model",
+                "popularity",
+                *SUBMIT,
+            ),
+            ("/proc/x/sub.csv",),
+        ),
+        (
+            (
+                "submit",
+                "--model-dir",
+                models,
+                "--challenge",
+                work["challenge"],
+                "--out",
+                tmp_path / "s.csv",
+                "--model",
+                "popularity",
+                *SUBMIT,
+            ),
+            (str(manifest), "format version 0"),
+        ),
     ]
     for (argv, expect), (code, stderr) in zip(cases, cli_processes(*(argv for argv, _ in cases))):
         assert code == 2 and "Traceback" not in stderr, stderr

@@ -1,4 +1,5 @@
 """The count-weighted ensemble and its validated peer members, on the tiny real-format fixture."""
+
 from __future__ import annotations
 
 import json
@@ -9,19 +10,19 @@ import pytest
 import torch
 
 from conftest import make_playlists, write_mpd
-from ensemble.blend import MMCF, load_weights, mix_members, title_weight
-from models.base import POPULARITY_TIE_BREAK, popularity_scores
-from models.charcnn import CNNConfig
-from models.dae import DAEConfig
-from models.validation import validate
-from mpd.challenge import Query
-from mpd.errors import UserError
-from mpd.matrix import query_matrix
-from mpd.split import Validation, ValidationConfig
-from submission.cli import main
-from submission.training import load_model, train
+from mmcf.ensemble.blend import MMCF, load_weights, mix_members, title_weight
+from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores
+from mmcf.models.charcnn import CNNConfig
+from mmcf.models.dae import DAEConfig
+from mmcf.models.validation import validate
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.matrix import query_matrix
+from mmcf.mpd.split import Validation, ValidationConfig
+from mmcf.submission.cli import main
+from mmcf.submission.training import load_model, train
 
-VALIDATION = ValidationConfig(per_category=4)     # carved before any model trains
+VALIDATION = ValidationConfig(per_category=4)  # carved before any model trains
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,9 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("blend")
     mpd = write_mpd(root / "mpd", make_playlists(600, seed=3), per_slice=200)
     model_dir = root / "models"
-    train(mpd, model_dir, "dae", DAEConfig(configs=("5",), epochs=1, hidden=8), validation=VALIDATION)
+    train(
+        mpd, model_dir, "dae", DAEConfig(configs=("5",), epochs=1, hidden=8), validation=VALIDATION
+    )
     train(mpd, model_dir, "cnn", CNNConfig(epochs=1, filters=8, embedding=8))
     train(mpd, model_dir, "knn")
     return mpd, model_dir
@@ -48,12 +51,14 @@ def test_members_rescale_to_the_dae_and_weight_zero_is_plain_mmcf():
     mixed = mix_members(dae, {"knn": peer}, {"knn": 0.5})
     expected = 0.5 * dae + 0.5 * peer / peer.amax(1, keepdim=True) * dae.amax(1, keepdim=True)
     torch.testing.assert_close(mixed, expected)
-    assert mixed[0].argmax() == 2        # the peer's favourite wins at equal weight
+    assert mixed[0].argmax() == 2  # the peer's favourite wins at equal weight
 
 
 def test_routing_title_only_seeds_only_and_both(models):
     _, model_dir = models
-    mmcf = MMCF(load_model(model_dir, "dae"), load_model(model_dir, "cnn"))       # plain MMCF, no members
+    mmcf = MMCF(
+        load_model(model_dir, "dae"), load_model(model_dir, "cnn")
+    )  # plain MMCF, no members
     vocab = mmcf.vocab
     seeds = vocab.track_uris[:3]
     title_only = Query(pid=1, title="chill vibes", category=1)
@@ -65,19 +70,35 @@ def test_routing_title_only_seeds_only_and_both(models):
     dae = mmcf.dae.score([seeds_only])[0]
     torch.testing.assert_close(scores[0], cnn[0] + tie)
     torch.testing.assert_close(scores[1], dae + tie)
-    x = float(query_matrix([both], vocab, mmcf.dae.config.inputs).sum())        # 3 tracks + 0.5 per artist
+    x = float(
+        query_matrix([both], vocab, mmcf.dae.config.inputs).sum()
+    )  # 3 tracks + 0.5 per artist
     w = 1.0 / (1.0 + x)
     torch.testing.assert_close(scores[2], w * cnn[0] + (1 - w) * dae + tie)
 
 
 def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(models, capsys):
     mpd, model_dir = models
-    assert main(["train", "--mpd", str(mpd), "--model-dir", str(model_dir), "--model", "blend",
-                 "--set", "members=knn,als_not_trained"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--mpd",
+                str(mpd),
+                "--model-dir",
+                str(model_dir),
+                "--model",
+                "blend",
+                "--set",
+                "members=knn,als_not_trained",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == f"trained blend → {model_dir / 'mmcf'}"
     saved = json.loads((model_dir / "mmcf" / "blend.json").read_text())
     assert set(saved["weights"]) == {"knn"}
-    assert saved["weights"]["knn"] > 0, saved                  # the kNN helps an 8-unit one-epoch DAE
+    assert saved["weights"]["knn"] > 0, saved  # the kNN helps an 8-unit one-epoch DAE
     assert saved["r_precision"] > saved["plain_mmcf_r_precision"]
     loaded = load_model(model_dir, "mmcf")
     assert loaded.weights == saved["weights"] and set(loaded.members) == {"knn"}

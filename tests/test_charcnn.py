@@ -1,4 +1,5 @@
 """The title model: shapes, learning title → items, teacher targets, checkpoints, storage, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,16 +7,25 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from models.charcnn import (CNNConfig, CharCNN, SparseTargets, TitleNet, group_titles, mean_targets, output_loss,
-                            teacher_targets, weighted_bce)
-from models.popularity import Popularity
-from models.validation import validate
-from mpd.challenge import Query
-from mpd.errors import UserError
-from mpd.dataset import from_playlists
-from mpd.matrix import item_matrix
-from mpd.split import ValidationConfig
-from mpd.titles import CharVocab
+from mmcf.models.charcnn import (
+    CNNConfig,
+    CharCNN,
+    SparseTargets,
+    TitleNet,
+    group_titles,
+    mean_targets,
+    output_loss,
+    teacher_targets,
+    weighted_bce,
+)
+from mmcf.models.popularity import Popularity
+from mmcf.models.validation import validate
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.dataset import from_playlists
+from mmcf.mpd.matrix import item_matrix
+from mmcf.mpd.split import ValidationConfig
+from mmcf.mpd.titles import CharVocab
 
 FAST = dict(epochs=25, patience=25, min_char_count=1)
 
@@ -24,7 +34,10 @@ FAST = dict(epochs=25, patience=25, min_char_count=1)
 def data():
     """Vocabulary, training corpus (all rows) and held-out title-only queries with their answers."""
     from conftest import make_playlists
-    training = from_playlists(make_playlists(400), validation=ValidationConfig(per_category=8, seed=3, max_share=1))
+
+    training = from_playlists(
+        make_playlists(400), validation=ValidationConfig(per_category=8, seed=3, max_share=1)
+    )
     queries, answers = training.validation.title_only()
     corpus = training.corpus
     return training.vocab, corpus, np.arange(len(corpus)), queries, answers
@@ -41,7 +54,7 @@ def test_net_shapes_and_padding_does_not_matter():
     net = TitleNet(n_chars=12, n_items=30, config=CNNConfig()).eval()
     assert net(torch.randint(1, 12, (4, 9))).shape == (4, 30)
     assert net(torch.randint(1, 12, (2, 40))).shape == (2, 30)
-    for title in ([3, 4, 5], list(range(2, 12))):          # shorter and longer than the widest filter
+    for title in ([3, 4, 5], list(range(2, 12))):  # shorter and longer than the widest filter
         short = torch.tensor([title + [0] * max(0, 9 - len(title))])
         padded = torch.cat([short, torch.zeros(1, 20, dtype=torch.long)], dim=1)
         torch.testing.assert_close(net(short), net(padded))
@@ -56,7 +69,7 @@ def test_fused_output_loss_matches_plain_loss():
     plain = (weighted_bce(layer(h), y, 0.55) * rows).sum()
     expected = torch.autograd.grad(plain, [h, layer.weight, layer.bias])
     targets = SparseTargets.of(sp.csr_matrix(y.numpy()), torch.device("cpu"))
-    fused = output_loss(h, layer, rows, targets, 0.55, chunk=16)         # 4 chunks, the last one short
+    fused = output_loss(h, layer, rows, targets, 0.55, chunk=16)  # 4 chunks, the last one short
     got = torch.autograd.grad(fused, [h, layer.weight, layer.bias])
     torch.testing.assert_close(fused, plain)
     for a, b in zip(got, expected):
@@ -83,7 +96,9 @@ def test_learns_titles_beyond_popularity(data, trained):
 
 
 @pytest.mark.parametrize("train_network", [True, False])
-def test_the_network_alone_learns_titles_and_the_check_fails_untrained(data, monkeypatch, train_network):
+def test_the_network_alone_learns_titles_and_the_check_fails_untrained(
+    data, monkeypatch, train_network
+):
     """Memory off, the CNN itself must beat popularity on held-out titles; with its epochs skipped (the
     network stays at its popularity-like bias) the same check fails, so it tests the training."""
     vocab, corpus, rows, queries, answers = data
@@ -99,26 +114,32 @@ def test_the_network_alone_learns_titles_and_the_check_fails_untrained(data, mon
 def test_score_shape_and_title_only(data, trained):
     vocab = data[0]
     seeds = [vocab.track_uris[0]]
-    scores = trained.score([Query(1, "케이팝 최고"), Query(2, "KEIPOP 최고!!", seeds=seeds), Query(3, "ドライブ")])
+    scores = trained.score(
+        [Query(1, "케이팝 최고"), Query(2, "KEIPOP 최고!!", seeds=seeds), Query(3, "ドライブ")]
+    )
     assert scores.shape == (3, vocab.n_tracks) and scores.dtype == torch.float32
     assert not torch.equal(scores[0], scores[2])
-    same_title = trained.score([Query(9, "  케이팝   최고 ")])[0]          # normalises to the same title
+    same_title = trained.score([Query(9, "  케이팝   최고 ")])[0]  # normalises to the same title
     np.testing.assert_allclose(scores[0], same_title, rtol=1e-5)
 
 
 def test_unusable_title_falls_back_to_popularity(trained, data):
     vocab = data[0]
     scores = trained.score([Query(1, "chill vibes"), Query(42, "!!!"), Query(5, None, seeds=["x"])])
-    ranked_by_count = lambda row: bool((scores[row][:-1] >= scores[row][1:]).all())  # vocab is by count
-    assert ranked_by_count(1) and ranked_by_count(2)   # nothing usable: the popularity ranking
+    ranked_by_count = lambda row: bool(
+        (scores[row][:-1] >= scores[row][1:]).all()
+    )  # vocab is by count
+    assert ranked_by_count(1) and ranked_by_count(2)  # nothing usable: the popularity ranking
     assert not ranked_by_count(0)
 
 
 def test_title_scores_mask(trained):
     scores, usable = trained.title_scores(["chill vibes", "!!!", None, "qqq", "rock anthems"])
-    assert usable.tolist() == [True, False, False, False, True]    # q was never seen in a title
+    assert usable.tolist() == [True, False, False, False, True]  # q was never seen in a title
     assert scores.shape[0] == 5 and not scores[~usable].any() and (scores[usable] > 0).all()
-    np.testing.assert_allclose(scores[0], trained.score([Query(1, "chill vibes")])[0], atol=1e-5)  # score adds a 1e-6 popularity tie-break
+    np.testing.assert_allclose(
+        scores[0], trained.score([Query(1, "chill vibes")])[0], atol=1e-5
+    )  # score adds a 1e-6 popularity tie-break
 
 
 def test_save_load_round_trip(tmp_path, data, trained):
@@ -146,41 +167,75 @@ class Interrupt(Exception):
 
 def true_teacher(corpus, vocab, calls):
     """True items as a teacher, recording the rows it is asked for."""
+
     def teacher(rows: np.ndarray) -> torch.Tensor:
         calls.append(rows.copy())
         return torch.from_numpy(item_matrix(corpus, vocab, rows).toarray())
+
     return teacher
+
+
+class TrueItemsDAE:
+    """Stands in for a trained DAE: its teacher targets are the playlists' true items."""
+
+    def __init__(self, vocab, calls):
+        self.vocab, self.calls = vocab, calls
+
+    def teacher_targets(self, corpus, rows):
+        return true_teacher(corpus, self.vocab, self.calls)(np.asarray(rows))
 
 
 def test_teacher_targets_are_title_means_of_training_rows(data):
     vocab, corpus, rows, *_ = data
     calls: list[np.ndarray] = []
     model = CharCNN(CNNConfig(**{**FAST, "epochs": 1, "teacher_rows": 10}))
-    model.fit(corpus, vocab, true_teacher(corpus, vocab, calls))
+    model.fit(corpus, vocab, members={"dae": TrueItemsDAE(vocab, calls)})
     asked = np.concatenate(calls)
-    assert np.isin(asked, rows).all() and len(asked) == len(np.unique(asked)) == 4 * 10   # 10 playlists per title
+    assert (
+        np.isin(asked, rows).all() and len(asked) == len(np.unique(asked)) == 4 * 10
+    )  # 10 playlists per title
     titles = group_titles(corpus, np.sort(asked), model.chars)
-    exact = mean_targets(corpus, vocab, titles)        # means of the same sampled playlists, nothing cut
-    got = teacher_targets(true_teacher(corpus, vocab, []), group_titles(corpus, rows, model.chars),
-                          vocab.n_items, per_title=10, top=vocab.n_items, seed=model.config.seed)
+    exact = mean_targets(corpus, vocab, titles)  # means of the same sampled playlists, nothing cut
+    got = teacher_targets(
+        true_teacher(corpus, vocab, []),
+        group_titles(corpus, rows, model.chars),
+        vocab.n_items,
+        per_title=10,
+        top=vocab.n_items,
+        seed=model.config.seed,
+    )
     np.testing.assert_allclose(got.toarray(), exact.toarray(), rtol=1e-6)
     top = teacher_targets(true_teacher(corpus, vocab, []), titles, vocab.n_items, 10, top=5, seed=0)
     assert (np.diff(top.indptr) == 5).all()
-    every = group_titles(corpus, rows, model.chars)                 # per_title=0: all playlists, exact
-    np.testing.assert_allclose(teacher_targets(true_teacher(corpus, vocab, []), every, vocab.n_items, 0,
-                                               vocab.n_items, 0).toarray(),
-                               mean_targets(corpus, vocab, every).toarray(), rtol=2e-6)   # float32 means
-    small: list[np.ndarray] = []                                    # a 1-row call budget: same means
-    tiny = teacher_targets(true_teacher(corpus, vocab, small), every, vocab.n_items, 0, vocab.n_items, 0,
-                           rows_per_call=1, call_bytes=1)
+    every = group_titles(corpus, rows, model.chars)  # per_title=0: all playlists, exact
+    np.testing.assert_allclose(
+        teacher_targets(
+            true_teacher(corpus, vocab, []), every, vocab.n_items, 0, vocab.n_items, 0
+        ).toarray(),
+        mean_targets(corpus, vocab, every).toarray(),
+        rtol=2e-6,
+    )  # float32 means
+    small: list[np.ndarray] = []  # a 1-row call budget: same means
+    tiny = teacher_targets(
+        true_teacher(corpus, vocab, small),
+        every,
+        vocab.n_items,
+        0,
+        vocab.n_items,
+        0,
+        rows_per_call=1,
+        call_bytes=1,
+    )
     assert max(len(c) for c in small) == 1 and len(small) == sum(len(g) for g in every.groups)
-    np.testing.assert_allclose(tiny.toarray(), mean_targets(corpus, vocab, every).toarray(), rtol=2e-6)
-    assert model.needs_teacher and not CharCNN(CNNConfig(teacher=False)).needs_teacher
+    np.testing.assert_allclose(
+        tiny.toarray(), mean_targets(corpus, vocab, every).toarray(), rtol=2e-6
+    )
+    assert model.requires == ("dae",) and CharCNN(CNNConfig(teacher=False)).requires == ()
 
 
 def test_resume_continues_an_interrupted_run(tmp_path, data, monkeypatch):
     vocab, corpus, rows, *_ = data
-    config = CNNConfig(**{**FAST, "epochs": 4, "batch": 2})    # 2 steps per epoch over the 4 titles
+    config = CNNConfig(**{**FAST, "epochs": 4, "batch": 2})  # 2 steps per epoch over the 4 titles
     whole = CharCNN(config).fit(corpus, vocab)
 
     validate = CharCNN._validate
@@ -197,8 +252,9 @@ def test_resume_continues_an_interrupted_run(tmp_path, data, monkeypatch):
         CharCNN(config).fit(corpus, vocab, checkpoint_dir=tmp_path)
     monkeypatch.setattr(CharCNN, "_validate", validate)
     with pytest.raises(UserError, match="different training run"):
-        CharCNN(CNNConfig(**{**FAST, "epochs": 5, "batch": 2})).fit(corpus, vocab,
-                                                                    checkpoint_dir=tmp_path, resume=True)
+        CharCNN(CNNConfig(**{**FAST, "epochs": 5, "batch": 2})).fit(
+            corpus, vocab, checkpoint_dir=tmp_path, resume=True
+        )
     resumed = CharCNN(config).fit(corpus, vocab, checkpoint_dir=tmp_path, resume=True)
     assert resumed.history == pytest.approx(whole.history) and len(whole.history) == 4
     probe = [Query(1, "chill vibes"), Query(2, "케이팝 최고")]
@@ -218,7 +274,7 @@ def test_title_memory_blends_seen_titles_and_round_trips(data, tmp_path):
     remembered, found = model.memory.scores([text, model.chars.normalize("zzqx unseen title")])
     assert found.tolist() == [True, False]
     torch.testing.assert_close(blended[0], 0.5 * alone[0] + 0.5 * remembered[0])
-    torch.testing.assert_close(blended[1], alone[1])                          # unseen: the CNN alone
+    torch.testing.assert_close(blended[1], alone[1])  # unseen: the CNN alone
     model.config.memory_weight = 0.5
     model.save(tmp_path / "cnn")
     loaded = CharCNN.load(tmp_path / "cnn", vocab)

@@ -1,11 +1,12 @@
 """The `mmcf` command line end to end on the tiny real-format fixture (classic models only: fast)."""
+
 import gzip
 import json
 import re
 
 import pytest
 
-from submission.cli import main
+from mmcf.submission.cli import main
 
 
 def run(capsys, *argv):
@@ -17,7 +18,9 @@ def run(capsys, *argv):
 
 @pytest.fixture
 def split_dir(tiny_mpd, tmp_path, capsys):
-    code, out, _ = run(capsys, "split", "--mpd", tiny_mpd, "--out", tmp_path / "split", "--per-category", 3)
+    code, out, _ = run(
+        capsys, "split", "--mpd", tiny_mpd, "--out", tmp_path / "split", "--per-category", 3
+    )
     assert code == 0 and "challenge_set.json" in out
     return tmp_path / "split"
 
@@ -25,15 +28,44 @@ def split_dir(tiny_mpd, tmp_path, capsys):
 @pytest.mark.parametrize("kind", ["popularity", "knn"])
 def test_train_submit_verify_evaluate(split_dir, tmp_path, capsys, kind):
     model_dir, sub = tmp_path / "model", tmp_path / f"{kind}.csv.gz"
-    assert run(capsys, "train", "--mpd", split_dir / "train", "--model-dir", model_dir, "--model", kind)[0] == 0
-    code, _, _ = run(capsys, "submit", "--model-dir", model_dir, "--challenge", split_dir / "challenge_set.json",
-                     "--out", sub, "--team", "t", "--email", "a@b.c", "--model", kind)
+    assert (
+        run(
+            capsys, "train", "--mpd", split_dir / "train", "--model-dir", model_dir, "--model", kind
+        )[0]
+        == 0
+    )
+    code, _, _ = run(
+        capsys,
+        "submit",
+        "--model-dir",
+        model_dir,
+        "--challenge",
+        split_dir / "challenge_set.json",
+        "--out",
+        sub,
+        "--team",
+        "t",
+        "--email",
+        "a@b.c",
+        "--model",
+        kind,
+    )
     assert code == 0 and not (tmp_path / f"{kind}.csv.gz.partial").exists()
     lines = gzip.open(sub, "rt").read().splitlines()
     assert lines[0] == "team_info,t,main,a@b.c" and len(lines) == 31
     assert run(capsys, "verify", sub, "--challenge", split_dir / "challenge_set.json")[0] == 0
-    code, out, _ = run(capsys, "evaluate", "--submission", sub, "--answers", split_dir / "answers.json",
-                       "--mpd", split_dir / "train", "--json", tmp_path / "r.json")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--submission",
+        sub,
+        "--answers",
+        split_dir / "answers.json",
+        "--mpd",
+        split_dir / "train",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert code == 0 and "R-prec" in out and "cat 10" in out
     report = json.loads((tmp_path / "r.json").read_text())
     assert 0 < report["models"][kind]["all"]["r_precision"] <= 1 and 0 < report["coverage"] <= 1
@@ -42,26 +74,88 @@ def test_train_submit_verify_evaluate(split_dir, tmp_path, capsys, kind):
 def test_compare_table_and_knn_beats_popularity(split_dir, tmp_path, capsys):
     subs = []
     for kind in ("popularity", "knn"):
-        run(capsys, "train", "--mpd", split_dir / "train", "--model-dir", tmp_path / "m", "--model", kind)
+        run(
+            capsys,
+            "train",
+            "--mpd",
+            split_dir / "train",
+            "--model-dir",
+            tmp_path / "m",
+            "--model",
+            kind,
+        )
         subs.append(tmp_path / f"{kind}.csv")
-        run(capsys, "submit", "--model-dir", tmp_path / "m", "--challenge", split_dir / "challenge_set.json",
-            "--out", subs[-1], "--team", "t", "--email", "a@b.c", "--model", kind)
-    code, out, _ = run(capsys, "evaluate", "--submission", *subs, "--answers", split_dir / "answers.json",
-                       "--mpd", split_dir / "train", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md",
-                       "--html", tmp_path / "r.html")
+        run(
+            capsys,
+            "submit",
+            "--model-dir",
+            tmp_path / "m",
+            "--challenge",
+            split_dir / "challenge_set.json",
+            "--out",
+            subs[-1],
+            "--team",
+            "t",
+            "--email",
+            "a@b.c",
+            "--model",
+            kind,
+        )
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--submission",
+        *subs,
+        "--answers",
+        split_dir / "answers.json",
+        "--mpd",
+        split_dir / "train",
+        "--json",
+        tmp_path / "r.json",
+        "--markdown",
+        tmp_path / "r.md",
+        "--html",
+        tmp_path / "r.html",
+    )
     assert code == 0 and "popularity" in out and "knn" in out
     models = json.loads((tmp_path / "r.json").read_text())["models"]
     assert models["knn"]["all"]["r_precision"] > 2 * models["popularity"]["all"]["r_precision"]
     assert (tmp_path / "r.md").read_text().startswith("**R-prec**")
     html = (tmp_path / "r.html").read_text()
-    knn_all = re.search(r'data-chart="r_precision".*?data-series="knn" data-group="all" data-value="([^"]+)"', html, re.S)
-    assert html.count("<svg") == 6 and float(knn_all.group(1)) == models["knn"]["all"]["r_precision"]
+    knn_all = re.search(
+        r'data-chart="r_precision".*?data-series="knn" data-group="all" data-value="([^"]+)"',
+        html,
+        re.S,
+    )
+    assert (
+        html.count("<svg") == 6 and float(knn_all.group(1)) == models["knn"]["all"]["r_precision"]
+    )
 
 
 def test_user_mistakes_exit_nonzero_without_traceback(tmp_path, capsys):
-    code, _, err = run(capsys, "train", "--mpd", tmp_path / "nowhere", "--model-dir", tmp_path / "m",
-                       "--model", "popularity")
+    code, _, err = run(
+        capsys,
+        "train",
+        "--mpd",
+        tmp_path / "nowhere",
+        "--model-dir",
+        tmp_path / "m",
+        "--model",
+        "popularity",
+    )
     assert code == 2 and "no such file or directory" in err
-    code, _, err = run(capsys, "submit", "--model-dir", tmp_path / "nowhere", "--challenge", tmp_path / "c.json",
-                       "--out", tmp_path / "s.csv", "--team", "t", "--email", "a@b.c")
+    code, _, err = run(
+        capsys,
+        "submit",
+        "--model-dir",
+        tmp_path / "nowhere",
+        "--challenge",
+        tmp_path / "c.json",
+        "--out",
+        tmp_path / "s.csv",
+        "--team",
+        "t",
+        "--email",
+        "a@b.c",
+    )
     assert code == 2 and "error" in err

@@ -1,23 +1,38 @@
 """The DAE: sparse path = dense reference, corruption, routing, resume, files, and that it learns."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
 
 from conftest import make_playlists
-from mpd.challenge import Query
-from mpd.errors import UserError
-from mpd.dataset import from_playlists
-from mpd.matrix import build_corpus, build_vocab, item_matrix
-from mpd.split import ValidationConfig
-from models.dae import (DAE, VARIANTS, DAEConfig, LazyAdam, _NegativeSampler, _Net, _Run, _Targets, _Training,
-                        csr_inputs, dense_loss, output_loss, variant_for)
-from models.popularity import Popularity
-from models.store import load_tensors
-from models.validation import validate
+from mmcf.mpd.challenge import Query
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.dataset import from_playlists
+from mmcf.mpd.matrix import build_corpus, build_vocab, item_matrix
+from mmcf.mpd.split import ValidationConfig
+from mmcf.models.dae import (
+    DAE,
+    VARIANTS,
+    DAEConfig,
+    LazyAdam,
+    _NegativeSampler,
+    _Net,
+    _Run,
+    _Targets,
+    _Training,
+    csr_inputs,
+    dense_loss,
+    output_loss,
+    variant_for,
+)
+from mmcf.models.popularity import Popularity
+from mmcf.models.store import load_tensors
+from mmcf.models.validation import validate
 
-FAST = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, chunk_items=256,
-            head_negatives=50)   # a small exact head: both halves of the sampled loss are exercised
+FAST = dict(
+    hidden=16, batch_size=32, epochs=2, tied_epochs=1, chunk_items=256, head_negatives=50
+)  # a small exact head: both halves of the sampled loss are exercised
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +49,14 @@ def trained(data):
 
 
 def queries_from(corpus, vocab, rows, seeds=5, category=3):
-    return [Query(pid=int(corpus.pids[r]), seeds=[vocab.track_uris[i] for i in corpus.tracks(r)[:seeds]],
-                  category=category) for r in rows]
+    return [
+        Query(
+            pid=int(corpus.pids[r]),
+            seeds=[vocab.track_uris[i] for i in corpus.tracks(r)[:seeds]],
+            category=category,
+        )
+        for r in rows
+    ]
 
 
 def test_sparse_encoder_and_chunked_loss_match_dense_reference():
@@ -52,19 +73,25 @@ def test_sparse_encoder_and_chunked_loss_match_dense_reference():
             net.b_dec.normal_(generator=gen)
             net.b_enc.normal_(generator=gen)
         dense = torch.from_numpy(x.toarray())
-        dense = dense / (dense.abs().sum(1, keepdim=True) if norm == "l1" else dense.norm(dim=1, keepdim=True))
+        dense = dense / (
+            dense.abs().sum(1, keepdim=True) if norm == "l1" else dense.norm(dim=1, keepdim=True)
+        )
         h = net.encode(csr_inputs(x, norm))
         assert torch.allclose(h, torch.sigmoid(dense @ net.w_enc + net.b_enc), atol=1e-6)
         rows, cols = torch.nonzero(y, as_tuple=True)
         order = torch.argsort(cols, stable=True)
         loss = output_loss(h, net, _Targets(rows[order], cols[order]), 0.55, chunk=7)
         grads = torch.autograd.grad(loss, list(net.parameters()))
-        ref = dense_loss(torch.sigmoid(dense @ net.w_enc + net.b_enc) @ net.decoder.T + net.b_dec, y, 0.55)
+        ref = dense_loss(
+            torch.sigmoid(dense @ net.w_enc + net.b_enc) @ net.decoder.T + net.b_dec, y, 0.55
+        )
         ref_grads = torch.autograd.grad(ref, list(net.parameters()))
         assert torch.allclose(loss, ref, rtol=1e-5)
         for g, r in zip(grads, ref_grads):
             assert torch.allclose(g, r, atol=1e-5)
-        bf16 = output_loss(net.encode(csr_inputs(x, norm)), net, _Targets(rows[order], cols[order]), 0.55, 7, True)
+        bf16 = output_loss(
+            net.encode(csr_inputs(x, norm)), net, _Targets(rows[order], cols[order]), 0.55, 7, True
+        )
         assert abs(bf16.detach().item() - ref.item()) < 0.02 * ref.item()
 
 
@@ -92,11 +119,11 @@ def test_hide_and_seek_feeds_tracks_or_artists_and_prefixes(data):
     ids, offsets = inputs.ids.numpy(), np.append(inputs.offsets.numpy(), len(inputs.ids))
     assert np.any(ids < vocab.n_tracks) and np.any(ids >= vocab.n_tracks)
     for row in batch:
-        got = ids[offsets[row]:offsets[row + 1]]
+        got = ids[offsets[row] : offsets[row + 1]]
         tracks = got[got < vocab.n_tracks]
-        allowed = corpus.tracks(row)[:int(round(0.6 * len(corpus.tracks(row))))]
-        assert set(tracks) <= set(allowed)      # only the first 30-60 % of the playlist
-        w = inputs.weights.numpy()[offsets[row]:offsets[row + 1]]
+        allowed = corpus.tracks(row)[: int(round(0.6 * len(corpus.tracks(row))))]
+        assert set(tracks) <= set(allowed)  # only the first 30-60 % of the playlist
+        w = inputs.weights.numpy()[offsets[row] : offsets[row + 1]]
         if len(w):
             assert np.sum(w * w) == pytest.approx(1.0, rel=1e-5)
     targets = train.batch_targets(batch[:3])
@@ -107,7 +134,17 @@ def test_hide_and_seek_feeds_tracks_or_artists_and_prefixes(data):
 
 def test_routing():
     assert [variant_for(Query(pid=0, category=c)) for c in range(1, 11)] == [
-        "0to1", "0to1", "5", "5", "10to100", "10to100", "10to100", "25to100random", "10to100", "25to100random"]
+        "0to1",
+        "0to1",
+        "5",
+        "5",
+        "10to100",
+        "10to100",
+        "10to100",
+        "25to100random",
+        "10to100",
+        "25to100random",
+    ]
     seeds = [f"s{i}" for i in range(25)]
     assert variant_for(Query(pid=0)) == "0to1"
     assert variant_for(Query(pid=0, seeds=seeds[:5])) == "5"
@@ -115,7 +152,7 @@ def test_routing():
     model = DAE(DAEConfig(configs=("5",)))
     model.nets = {"5": None, "10to100": None}
     assert model.route(Query(pid=0, category=9)) == "10to100"
-    assert model.route(Query(pid=0, category=8)) == "5"       # untrained variant → first trained one
+    assert model.route(Query(pid=0, category=8)) == "5"  # untrained variant → first trained one
     with pytest.raises(UserError, match="unknown"):
         DAEConfig(configs=("nope",))
 
@@ -149,9 +186,11 @@ def test_save_load_round_trip(trained, data, tmp_path):
     assert torch.equal(again.score(queries), trained.score(queries))
 
 
-@pytest.mark.parametrize("negatives", [0, 100])       # exact loss + torch Adam, sampled loss + LazyAdam
+@pytest.mark.parametrize("negatives", [0, 100])  # exact loss + torch Adam, sampled loss + LazyAdam
 def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives):
-    training = from_playlists(make_playlists(400), validation=ValidationConfig(per_category=5, max_share=1))
+    training = from_playlists(
+        make_playlists(400), validation=ValidationConfig(per_category=5, max_share=1)
+    )
     vocab, corpus, validation = training.vocab, training.corpus, training.validation
     config = DAEConfig(configs=("5",), **{**FAST, "patience": 9, "negatives": negatives})
     straight = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "a")
@@ -168,15 +207,19 @@ def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives)
     monkeypatch.setattr(_Run, "epoch", epoch)
     resumed = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True)
     assert [h["epoch"] for h in resumed.history["5"]] == [1, 2]
-    assert all(h["r_precision"] is not None for h in resumed.history["5"])      # validated every epoch
+    assert all(h["r_precision"] is not None for h in resumed.history["5"])  # validated every epoch
     assert resumed.history == straight.history
-    a, b = (load_tensors(tmp_path / run / "dae-5.ckpt.pt") for run in "ab")   # the last epoch's state
+    a, b = (
+        load_tensors(tmp_path / run / "dae-5.ckpt.pt") for run in "ab"
+    )  # the last epoch's state
     assert a["net"].keys() == b["net"].keys() and "w_dec" in a["net"]
     for name in a["net"]:
         assert torch.allclose(a["net"][name], b["net"][name]), name
     for name in straight.nets["5"].tensors():
         assert torch.allclose(straight.nets["5"].tensors()[name], resumed.nets["5"].tensors()[name])
-    again = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True)   # finished
+    again = DAE(config).fit(
+        corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True
+    )  # finished
     assert torch.equal(again.nets["5"].w_enc, resumed.nets["5"].w_enc)
     changed = DAEConfig(**{**config.__dict__, "lr_untied": 0.1})
     with pytest.raises(UserError, match="different training run"):
@@ -184,7 +227,9 @@ def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives)
 
 
 def test_learns_more_than_popularity():
-    training = from_playlists(make_playlists(400), validation=ValidationConfig(per_category=8, seed=3, max_share=1))
+    training = from_playlists(
+        make_playlists(400), validation=ValidationConfig(per_category=8, seed=3, max_share=1)
+    )
     vocab, train, answers = training.vocab, training.corpus, training.validation.answers
     config = DAEConfig(configs=("5", "10to100"), hidden=32, batch_size=16, epochs=4, tied_epochs=1)
     dae = DAE(config).fit(train, vocab)
@@ -205,18 +250,24 @@ def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
     counts = np.bincount(train.targets.indices, minlength=vocab.n_items)
     sampler = _NegativeSampler(counts, 40, 0.5)
     rng = np.random.default_rng(1)
-    draws = [output_loss(h, net, train.batch_targets(batch, sampler, rng), 0.55, 64).item() for _ in range(300)]
+    draws = [
+        output_loss(h, net, train.batch_targets(batch, sampler, rng), 0.55, 64).item()
+        for _ in range(300)
+    ]
     assert np.mean(draws) == pytest.approx(exact.item(), rel=0.02)
-    head = vocab.n_items // 2                                   # the most frequent half summed exactly
+    head = vocab.n_items // 2  # the most frequent half summed exactly
     headed = _NegativeSampler(counts, 40, 0.5, head=head)
-    with_head = [output_loss(h, net, train.batch_targets(batch, headed, rng), 0.55, 64).item() for _ in range(300)]
+    with_head = [
+        output_loss(h, net, train.batch_targets(batch, headed, rng), 0.55, 64).item()
+        for _ in range(300)
+    ]
     assert np.mean(with_head) == pytest.approx(exact.item(), rel=0.02)
     assert np.std(with_head) < 0.8 * np.std(draws)
     positives = np.unique(train.batch_targets(batch).cols.numpy())
     negatives, weights = headed.draw(positives, rng)
     top = np.setdiff1d(np.argsort(-counts, kind="stable")[:head], positives)
     assert np.isin(top, negatives).all() and not np.isin(positives, negatives).any()
-    assert (weights[:len(top)] == 1).all() and len(np.unique(negatives)) == len(negatives)
+    assert (weights[: len(top)] == 1).all() and len(np.unique(negatives)) == len(negatives)
     targets = train.batch_targets(batch, sampler, rng)
     opt = LazyAdam(net.parameters(), lr=0.1)
     before = net.w_dec.detach().clone()
@@ -228,9 +279,11 @@ def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
 
 def test_the_tied_only_network_gets_its_own_epoch_budget_and_stays_tied(data):
     vocab, corpus = data
-    dae = DAE(DAEConfig(configs=("0to1", "5"), **{**FAST, "tied_only_epochs": 3})).fit(corpus, vocab)
+    dae = DAE(DAEConfig(configs=("0to1", "5"), **{**FAST, "tied_only_epochs": 3})).fit(
+        corpus, vocab
+    )
     assert [h["epoch"] for h in dae.history["0to1"]] == [1, 2, 3]
     assert all(h["tied"] for h in dae.history["0to1"])
-    assert [h["tied"] for h in dae.history["5"]] == [True, False]          # FAST: 2 epochs, 1 tied
+    assert [h["tied"] for h in dae.history["5"]] == [True, False]  # FAST: 2 epochs, 1 tied
     same = DAE(DAEConfig(configs=("0to1",), **{**FAST, "tied_only_epochs": 0})).fit(corpus, vocab)
-    assert len(same.history["0to1"]) == FAST["epochs"]                     # 0: the common budget
+    assert len(same.history["0to1"]) == FAST["epochs"]  # 0: the common budget

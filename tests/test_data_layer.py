@@ -1,4 +1,5 @@
 """Reader, challenge sets, vocabulary, matrices and splits on the hand-made real-format fixture."""
+
 import json
 from pathlib import Path
 
@@ -6,29 +7,35 @@ import numpy as np
 import pytest
 
 from conftest import make_playlists, uri, write_mpd
-from mpd.challenge import CATEGORIES, Query, read_challenge
-from mpd.dataset import load_training
-from mpd.errors import DataError, UserError
-from mpd.matrix import InputWeights, item_matrix, query_matrix
-from mpd.reader import read_playlists, slice_files
-from mpd.matrix import build_vocab
-from mpd.split import Validation, ValidationConfig, read_answers, split_mpd
-from mpd.vocab import Vocab, VocabConfig
+from mmcf.mpd.challenge import CATEGORIES, Query, read_challenge
+from mmcf.mpd.dataset import load_training
+from mmcf.mpd.errors import DataError, UserError
+from mmcf.mpd.matrix import InputWeights, item_matrix, query_matrix
+from mmcf.mpd.reader import read_playlists, slice_files
+from mmcf.mpd.matrix import build_vocab
+from mmcf.mpd.split import Validation, ValidationConfig, read_answers, split_mpd
+from mmcf.mpd.vocab import Vocab, VocabConfig
 
 
 def test_reader_streams_in_slice_order(tiny_mpd):
     pids = [p["pid"] for p in read_playlists(tiny_mpd)]
     assert pids == list(range(400))
-    assert [f.name for f in slice_files(tiny_mpd)][:2] == ["mpd.slice.0-99.json", "mpd.slice.100-199.json"]
+    assert [f.name for f in slice_files(tiny_mpd)][:2] == [
+        "mpd.slice.0-99.json",
+        "mpd.slice.100-199.json",
+    ]
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: p.pop("tracks"), "has no 'tracks'"),
-    (lambda p: p.update(num_tracks="12"), "'num_tracks' should be int"),
-    (lambda p: p["tracks"][0].pop("track_uri"), "track 0 has no 'track_uri'"),
-    (lambda p: p["tracks"][1].update(track_uri="spotify:track:short"), "malformed track_uri"),
-    (lambda p: p.update(tracks=[]), "no tracks"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p.pop("tracks"), "has no 'tracks'"),
+        (lambda p: p.update(num_tracks="12"), "'num_tracks' should be int"),
+        (lambda p: p["tracks"][0].pop("track_uri"), "track 0 has no 'track_uri'"),
+        (lambda p: p["tracks"][1].update(track_uri="spotify:track:short"), "malformed track_uri"),
+        (lambda p: p.update(tracks=[]), "no tracks"),
+    ],
+)
 def test_reader_names_file_and_pid(tmp_path, mutate, message):
     playlists = make_playlists(10)
     mutate(playlists[3])
@@ -56,7 +63,9 @@ def test_vocab_cutoffs_and_round_trip(tiny_playlists, tmp_path):
     assert tiny_playlists[0]["tracks"][0]["artist_uri"] not in vocab.artist_index
     vocab.save(tmp_path / "v.json.gz")
     again = Vocab.load(tmp_path / "v.json.gz")
-    assert again.track_uris == vocab.track_uris and np.array_equal(again.track_artist, vocab.track_artist)
+    assert again.track_uris == vocab.track_uris and np.array_equal(
+        again.track_artist, vocab.track_artist
+    )
 
 
 def test_item_matrix_is_sparse_binary_tracks_then_artists(tiny_mpd):
@@ -66,7 +75,9 @@ def test_item_matrix_is_sparse_binary_tracks_then_artists(tiny_mpd):
     assert x.shape == (400, vocab.n_items) and set(np.unique(x.data)) == {1.0}
     row = corpus.tracks(0)
     assert set(x[0].indices[x[0].indices < vocab.n_tracks]) == set(row)
-    assert set(x[0].indices[x[0].indices >= vocab.n_tracks] - vocab.n_tracks) == set(vocab.track_artist[row])
+    assert set(x[0].indices[x[0].indices >= vocab.n_tracks] - vocab.n_tracks) == set(
+        vocab.track_artist[row]
+    )
 
 
 def test_one_pass_corpus_matches_mapping_with_a_known_vocabulary(tiny_mpd):
@@ -83,12 +94,15 @@ def test_one_pass_corpus_matches_mapping_with_a_known_vocabulary(tiny_mpd):
 def test_query_weights_older_seeds_and_unknown_tracks(tiny_mpd):
     vocab = load_training(tiny_mpd).vocab
     seeds = vocab.track_uris[:60] + [uri("track", 999999)]
-    q = query_matrix([Query(1, "x", seeds, in_order=True), Query(2, None, seeds, in_order=False)], vocab,
-                     InputWeights())
+    q = query_matrix(
+        [Query(1, "x", seeds, in_order=True), Query(2, None, seeds, in_order=False)],
+        vocab,
+        InputWeights(),
+    )
     first = q[0].toarray().ravel()
     assert first[0] == pytest.approx(0.15) and first[59] == pytest.approx(1.0)
-    assert first[vocab.n_tracks:].max() == pytest.approx(0.5)
-    assert q[1].toarray().ravel()[0] == pytest.approx(1.0)    # random seeds: no recency weighting
+    assert first[vocab.n_tracks :].max() == pytest.approx(0.5)
+    assert q[1].toarray().ravel()[0] == pytest.approx(1.0)  # random seeds: no recency weighting
 
 
 def test_split_files_categories_and_answers(tiny_mpd, tmp_path):
@@ -120,8 +134,13 @@ def test_validation_carve_is_disjoint_seeded_and_made_like_the_test_split(tiny_m
     validation = training.validation
     again = load_training(tiny_mpd, validation=config).validation
     assert [q.seeds for q in again.queries] == [q.seeds for q in validation.queries]
-    assert len(validation.queries) == 20 and sorted({q.category for q in validation.queries}) == list(range(1, 11))
-    assert len(training.corpus) + 20 == 400 and not set(training.corpus.pids.tolist()) & validation.pids
+    assert len(validation.queries) == 20 and sorted(
+        {q.category for q in validation.queries}
+    ) == list(range(1, 11))
+    assert (
+        len(training.corpus) + 20 == 400
+        and not set(training.corpus.pids.tolist()) & validation.pids
+    )
     # Answers keep every held-out track, in the vocabulary or not, exactly as a test split's answers do.
     original = {p["pid"]: p for p in read_playlists(tiny_mpd)}
     for q in validation.queries:
@@ -133,8 +152,11 @@ def test_validation_carve_is_disjoint_seeded_and_made_like_the_test_split(tiny_m
     # The vocabulary is counted without the validation playlists.
     counts = dict(zip(training.vocab.track_uris, training.vocab.track_counts))
     uri, count = next(iter(counts.items()))
-    assert count == sum(uri in {t["track_uri"] for t in p["tracks"]} for pid, p in original.items()
-                        if pid not in validation.pids)
+    assert count == sum(
+        uri in {t["track_uri"] for t in p["tracks"]}
+        for pid, p in original.items()
+        if pid not in validation.pids
+    )
     validation.save(tmp_path / "v")
     loaded = Validation.load(tmp_path / "v")
     assert loaded.queries == validation.queries and loaded.answers == validation.answers
@@ -144,7 +166,9 @@ def test_split_rerun_on_changed_data_never_leaks_the_answers(tmp_path):
     """The issue's repro: the same split of a grown MPD must not keep the old train/ slices."""
     source = write_mpd(tmp_path / "mpd", make_playlists(300), per_slice=100)
     split_mpd(source, tmp_path / "s", per_category=3, seed=1)
-    write_mpd(source, make_playlists(400, seed=9), per_slice=100)          # same names, new content, one more
+    write_mpd(
+        source, make_playlists(400, seed=9), per_slice=100
+    )  # same names, new content, one more
     paths = split_mpd(source, tmp_path / "s", per_category=3, seed=1)
     held = {q.pid for q in read_challenge(paths["challenge"])}
     train = list(read_playlists(paths["train"]))
@@ -158,22 +182,31 @@ def test_split_rerun_on_fewer_slices_removes_the_stale_ones(tmp_path):
     split_mpd(source, tmp_path / "s", per_category=2, seed=0)
     (source / "mpd.slice.300-399.json").unlink()
     paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    assert sorted(p.name for p in paths["train"].iterdir()) == [f"mpd.slice.{a}-{a + 99}.json" for a in (0, 100, 200)]
+    assert sorted(p.name for p in paths["train"].iterdir()) == [
+        f"mpd.slice.{a}-{a + 99}.json" for a in (0, 100, 200)
+    ]
     assert max(p["pid"] for p in read_playlists(paths["train"])) < 300
 
 
 def test_split_resumes_only_the_same_data_and_settings(tmp_path, monkeypatch):
-    import mpd.split as split
+    import mmcf.mpd.split as split
+
     source = write_mpd(tmp_path / "mpd", make_playlists(400), per_slice=100)
     split_mpd(source, tmp_path / "s", per_category=2, seed=0)
     written = []
     original = split.atomic_write
-    monkeypatch.setattr(split, "atomic_write", lambda path, *a: written.append(Path(path).name) or original(path, *a))
+    monkeypatch.setattr(
+        split,
+        "atomic_write",
+        lambda path, *a: written.append(Path(path).name) or original(path, *a),
+    )
     split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    assert not [n for n in written if n.startswith("mpd.slice")]            # unchanged: the slices are kept
+    assert not [n for n in written if n.startswith("mpd.slice")]  # unchanged: the slices are kept
     written.clear()
     split_mpd(source, tmp_path / "s", per_category=3, seed=0)
-    assert len([n for n in written if n.startswith("mpd.slice")]) == 4      # other settings: all rewritten
+    assert (
+        len([n for n in written if n.startswith("mpd.slice")]) == 4
+    )  # other settings: all rewritten
 
 
 def test_challenge_shape_must_match_a_category(tiny_mpd, tmp_path):
@@ -188,17 +221,21 @@ def test_challenge_shape_must_match_a_category(tiny_mpd, tmp_path):
 
 
 def test_a_killed_rerun_on_changed_data_does_not_resume_old_slices(tmp_path, monkeypatch):
-    import mpd.split as split
+    import mmcf.mpd.split as split
+
     source = write_mpd(tmp_path / "mpd", make_playlists(300), per_slice=100)
     split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    write_mpd(source, make_playlists(300, seed=9), per_slice=100)          # same names, other content
+    write_mpd(source, make_playlists(300, seed=9), per_slice=100)  # same names, other content
 
     def killed(*args):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(split, "hold_out", killed)
     with pytest.raises(KeyboardInterrupt):
         split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    assert not list((tmp_path / "s" / "train").glob("mpd.slice.*"))      # the old slices are gone already
+    assert not list(
+        (tmp_path / "s" / "train").glob("mpd.slice.*")
+    )  # the old slices are gone already
     monkeypatch.undo()
     paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
     new = {p["pid"]: p["tracks"] for p in make_playlists(300, seed=9)}

@@ -5,6 +5,7 @@ process adds the same terms (float sums are not associative). Measured after the
 |distributed − single| ≤ 1e-6 per weight, the same validation R-precision; trained without the gradient
 sum (each rank alone on its half of every batch) the weights differ by 0.17–0.56. ATOL sits in between.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,26 +19,36 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from conftest import make_playlists
-from models import distributed
-from models.dae import DAE, DAEConfig, _Run, _shard
-from mpd.dataset import from_playlists
-from mpd.split import ValidationConfig
+from mmcf.models import distributed
+from mmcf.models.dae import DAE, DAEConfig, _Run, _shard
+from mmcf.mpd.dataset import from_playlists
+from mmcf.mpd.split import ValidationConfig
 
 WORLD = 2
 ATOL = 1e-4
-NEGATIVES = (100, 0)     # sampled loss + lazy Adam (sparse gradients), exact loss + torch Adam (dense)
+NEGATIVES = (100, 0)  # sampled loss + lazy Adam (sparse gradients), exact loss + torch Adam (dense)
 
 
 def tiny_data():
-    training = from_playlists(make_playlists(339), validation=ValidationConfig(per_category=5, max_share=1))
+    training = from_playlists(
+        make_playlists(339), validation=ValidationConfig(per_category=5, max_share=1)
+    )
     return training.vocab, training.corpus, training.validation
 
 
 def tiny_config(vocab, corpus, negatives: int) -> DAEConfig:
     """Network "5": 1 tied + 1 untied epoch, validated; batches of 32, the last of 1 row (one rank gets none)."""
     assert len(corpus) % 32 == 1
-    return DAEConfig(configs=("5",), hidden=16, batch_size=32, epochs=2, tied_epochs=1, patience=9,
-                     chunk_items=256, negatives=negatives)
+    return DAEConfig(
+        configs=("5",),
+        hidden=16,
+        batch_size=32,
+        epochs=2,
+        tied_epochs=1,
+        patience=9,
+        chunk_items=256,
+        negatives=negatives,
+    )
 
 
 def weights(model: DAE) -> dict[str, torch.Tensor]:
@@ -54,7 +65,10 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         epoch = _Run.epoch
         results = {}
         for negatives in NEGATIVES:
-            config, ckpt = tiny_config(vocab, corpus, negatives), Path(out_dir) / f"ckpt-{negatives}"
+            config, ckpt = (
+                tiny_config(vocab, corpus, negatives),
+                Path(out_dir) / f"ckpt-{negatives}",
+            )
 
             def killed_in_epoch_2(run, net, opt, number):
                 if number == 1:
@@ -99,21 +113,28 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     for negatives in NEGATIVES:
         single = DAE(tiny_config(vocab, corpus, negatives)).fit(corpus, vocab, validation)
         ours, theirs = ranks[0][negatives], ranks[1][negatives]
-        assert [h["epoch"] for h in ours["history"]] == [1, 2]          # epoch 1 from the checkpoint, 2 resumed
+        assert [h["epoch"] for h in ours["history"]] == [
+            1,
+            2,
+        ]  # epoch 1 from the checkpoint, 2 resumed
         for name, expected in weights(single).items():
-            assert torch.equal(ours["weights"][name], theirs["weights"][name]), name   # ranks stay identical
+            assert torch.equal(ours["weights"][name], theirs["weights"][name]), (
+                name
+            )  # ranks stay identical
             diff = (ours["weights"][name] - expected).abs().max().item()
-            assert diff < ATOL, f"negatives={negatives} {name}: max |distributed − single| = {diff:.2e}"
+            assert diff < ATOL, (
+                f"negatives={negatives} {name}: max |distributed − single| = {diff:.2e}"
+            )
         for mine, one in zip(ours["history"], single.history["5"]):
             assert mine["loss"] == pytest.approx(one["loss"], rel=1e-4)
             assert mine["r_precision"] == pytest.approx(one["r_precision"], abs=0.005)
         assert ours["history"] == theirs["history"]
         written = sorted(p.name for p in (tmp_path / f"ckpt-{negatives}").iterdir())
-        assert written == ["dae-5.best.pt", "dae-5.ckpt.pt"]                  # rank 0's files, no stray temps
+        assert written == ["dae-5.best.pt", "dae-5.ckpt.pt"]  # rank 0's files, no stray temps
 
 
 def test_shards_cover_each_batch_once(monkeypatch):
-    assert _shard(7) == (0, 7, 1.0)                                    # one process: the whole batch, weight 1
+    assert _shard(7) == (0, 7, 1.0)  # one process: the whole batch, weight 1
     for world, n in ((2, 7), (3, 2), (2, 1)):
         monkeypatch.setattr(distributed, "world_size", lambda: world)
         shards = []
@@ -122,4 +143,4 @@ def test_shards_cover_each_batch_once(monkeypatch):
             shards.append(_shard(n))
         assert [i for lo, hi, share in shards if share > 0 for i in range(lo, hi)] == list(range(n))
         assert sum(share for *_, share in shards) == pytest.approx(1.0)
-        assert all(hi > lo for lo, hi, _ in shards)                    # every rank runs ≥ 1 row (weight 0 if spare)
+        assert all(hi > lo for lo, hi, _ in shards)  # every rank runs ≥ 1 row (weight 0 if spare)

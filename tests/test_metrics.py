@@ -2,13 +2,15 @@ import math
 
 import pytest
 
-from mpd.metrics import Answer, clicks, ndcg, r_precision, score_all, summarize
+from mmcf.mpd.metrics import Answer, clicks, ndcg, r_precision, score_all, summarize
 
 ARTIST = {"t1": "a1", "t2": "a1", "t3": "a2", "x1": "a1", "x2": "a1", "x3": "a3", "x4": "a2"}
 
 
 def test_r_precision_hits_only():
-    assert r_precision(["t1", "t2", "t9"], {"t1", "t2", "t3"}, set(), ARTIST) == pytest.approx(2 / 3)
+    assert r_precision(["t1", "t2", "t9"], {"t1", "t2", "t3"}, set(), ARTIST) == pytest.approx(
+        2 / 3
+    )
 
 
 def test_r_precision_only_first_g_count():
@@ -53,9 +55,15 @@ def test_duplicate_holdouts_count_once():
 def test_ndcg_normalised_by_g_is_the_leaderboard_form():
     # hits at ranks 1 and 4 of |G| = 3: IDCG over |G| = 1 + 1/log2(2) + 1/log2(3)
     targets = {"t1", "t2", "t3"}
-    assert ndcg(["t1", "a", "b", "t2"], targets, len(targets)) == pytest.approx(1.5 / (2 + 1 / math.log2(3)))
-    assert ndcg(["t1", "a", "b", "t2"], targets, len(targets)) < ndcg(["t1", "a", "b", "t2"], targets)
-    table = summarize(score_all({7: ["t1", "a", "b", "t2"]}, {7: Answer(3, sorted(targets))}, ARTIST))
+    assert ndcg(["t1", "a", "b", "t2"], targets, len(targets)) == pytest.approx(
+        1.5 / (2 + 1 / math.log2(3))
+    )
+    assert ndcg(["t1", "a", "b", "t2"], targets, len(targets)) < ndcg(
+        ["t1", "a", "b", "t2"], targets
+    )
+    table = summarize(
+        score_all({7: ["t1", "a", "b", "t2"]}, {7: Answer(3, sorted(targets))}, ARTIST)
+    )
     assert table.loc["all", "ndcg"] == pytest.approx(0.75)
     assert table.loc["all", "ndcg_g"] == pytest.approx(1.5 / (2 + 1 / math.log2(3)))
 
@@ -65,17 +73,31 @@ def test_top_k_ranks_ties_by_index():
     import scipy.sparse as sp
     import torch
 
-    from models.base import stable_top_k
-    from mpd.matrix import top_k_per_row
-    scores = torch.tensor([[1.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.0], [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]])
+    from mmcf.models.base import stable_top_k
+    from mmcf.mpd.matrix import top_k_per_row
+
+    scores = torch.tensor(
+        [[1.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.0], [5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0]]
+    )
     values, indices = stable_top_k(scores, 4)
-    assert indices.tolist() == [[1, 3, 2, 4], [0, 1, 2, 3]] and values[0].tolist() == [3.0, 3.0, 2.0, 2.0]
+    assert indices.tolist() == [[1, 3, 2, 4], [0, 1, 2, 3]] and values[0].tolist() == [
+        3.0,
+        3.0,
+        2.0,
+        2.0,
+    ]
     kept = top_k_per_row(sp.csr_matrix(np.array([[1.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.5]])), 4)
-    assert sorted(kept.indices.tolist()) == [1, 2, 3, 4] and sorted(kept.data.tolist()) == [2.0, 2.0, 3.0, 3.0]
+    assert sorted(kept.indices.tolist()) == [1, 2, 3, 4] and sorted(kept.data.tolist()) == [
+        2.0,
+        2.0,
+        3.0,
+        3.0,
+    ]
 
 
 def test_first_hit_and_clicks():
-    from mpd.metrics import first_hit
+    from mmcf.mpd.metrics import first_hit
+
     recs = [f"x{i}" for i in range(25)] + ["t1", "t2"]
     assert first_hit(recs, {"t2", "t1"}) == 25 and clicks(recs, {"t1"}) == 2
     assert first_hit(recs, {"t9"}) is None and clicks(recs, {"t9"}) == 51

@@ -3,6 +3,7 @@
 The killed runs are real `mmcf` processes with one method slowed down (THROTTLED below), so the kill lands
 at a known point without making the test slow or flaky.
 """
+
 from __future__ import annotations
 
 import filecmp
@@ -19,9 +20,9 @@ from typing import Callable
 import pytest
 
 from conftest import make_playlists, write_mpd
-from mpd.split import split_mpd
-from submission.cli import main
-from submission.training import train
+from mmcf.mpd.split import split_mpd
+from mmcf.submission.cli import main
+from mmcf.submission.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = ("--team", "t", "--email", "a@b.c")
@@ -38,25 +39,42 @@ def throttled(*args, **kwargs):
     time.sleep(float(seconds))
     return slow(*args, **kwargs)
 setattr(cls, method, throttled)
-from submission.cli import main
+from mmcf.submission.cli import main
 sys.exit(main(sys.argv[6:]))
 """
 
 
-def kill_when(argv: list, slow: tuple[str, str, str, float], ready: Callable[[], bool],
-              timeout: float = 90) -> None:
+def kill_when(
+    argv: list, slow: tuple[str, str, str, float], ready: Callable[[], bool], timeout: float = 90
+) -> None:
     """Run `mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL it once `ready()`."""
     module, owner, method, seconds = slow
-    process = subprocess.Popen([sys.executable, "-c", THROTTLED, module, owner, method, str(seconds), "--",
-                                *map(str, argv)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            THROTTLED,
+            module,
+            owner,
+            method,
+            str(seconds),
+            "--",
+            *map(str, argv),
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + timeout
     try:
         while not ready():
-            assert process.poll() is None, f"finished before the kill: {process.stderr.read().decode()[-2000:]}"
+            assert process.poll() is None, (
+                f"finished before the kill: {process.stderr.read().decode()[-2000:]}"
+            )
             assert time.monotonic() < deadline, "timed out waiting for the point to kill at"
             time.sleep(0.02)
     finally:
-        process.kill()                      # SIGKILL
+        process.kill()  # SIGKILL
         process.wait(timeout=30)
         process.stderr.close()
     assert process.returncode == -signal.SIGKILL
@@ -83,29 +101,50 @@ def work(tmp_path_factory) -> dict[str, Path]:
     mpd = write_mpd(root / "mpd", make_playlists(400), per_slice=100)
     paths = split_mpd(mpd, root / "split", per_category=3, seed=0)
     train(paths["train"], root / "models", "knn")
-    return {"root": root, "mpd": mpd, "train": paths["train"], "challenge": paths["challenge"],
-            "models": root / "models"}
+    return {
+        "root": root,
+        "mpd": mpd,
+        "train": paths["train"],
+        "challenge": paths["challenge"],
+        "models": root / "models",
+    }
 
 
 @pytest.fixture(scope="module")
 def reference_submission(work) -> Path:
     """An uninterrupted knn submission."""
-    from submission.submit import make_submission
-    return make_submission(work["models"], work["challenge"], work["root"] / "reference.csv.gz", "t", "a@b.c", "knn")
+    from mmcf.submission.submit import make_submission
+
+    return make_submission(
+        work["models"], work["challenge"], work["root"] / "reference.csv.gz", "t", "a@b.c", "knn"
+    )
 
 
 # ---------------------------------------------------------------- mmcf submit
 
+
 def test_submit_killed_after_a_batch_resumes(work, reference_submission, tmp_path, capsys, caplog):
     out = tmp_path / "sub.csv.gz"
     partial = tmp_path / "sub.csv.gz.partial"
-    argv = ["submit", "--model-dir", work["models"], "--challenge", work["challenge"], "--out", out, "--model", "knn",
-            "--batch-size", 5, *SUBMIT]
+    argv = [
+        "submit",
+        "--model-dir",
+        work["models"],
+        "--challenge",
+        work["challenge"],
+        "--out",
+        out,
+        "--model",
+        "knn",
+        "--batch-size",
+        5,
+        *SUBMIT,
+    ]
     kill_when(argv, ("models.base", "Recommender", "recommend", 0.4), lambda: lines(partial) >= 6)
     assert not out.exists()
     answered = lines(partial) - 1
     assert 5 <= answered < 30, answered
-    with open(partial, "ab") as f:             # and a line torn by a kill in the middle of a write
+    with open(partial, "ab") as f:  # and a line torn by a kill in the middle of a write
         f.write(b'{"pid": 123456, "uris": ["spotify:track:')
     caplog.set_level(logging.INFO, logger="submission.submit")
     run(capsys, *argv)
@@ -116,26 +155,44 @@ def test_submit_killed_after_a_batch_resumes(work, reference_submission, tmp_pat
 
 
 @pytest.mark.parametrize("header", [b'{"settings": {"kind": "popularity"}}\n', b"not json\n", b""])
-def test_submit_restarts_over_a_partial_of_other_settings(work, reference_submission, tmp_path, capsys, header):
+def test_submit_restarts_over_a_partial_of_other_settings(
+    work, reference_submission, tmp_path, capsys, header
+):
     out = tmp_path / "sub.csv.gz"
     partial = tmp_path / "sub.csv.gz.partial"
     pid = int(text(reference_submission).splitlines()[1].split(",")[0])
-    partial.write_bytes(header + b'{"pid": %d, "uris": ["spotify:track:0000000000000000000000"]}\n' % pid)
-    run(capsys, "submit", "--model-dir", work["models"], "--challenge", work["challenge"], "--out", out,
-        "--model", "knn", *SUBMIT)
+    partial.write_bytes(
+        header + b'{"pid": %d, "uris": ["spotify:track:0000000000000000000000"]}\n' % pid
+    )
+    run(
+        capsys,
+        "submit",
+        "--model-dir",
+        work["models"],
+        "--challenge",
+        work["challenge"],
+        "--out",
+        out,
+        "--model",
+        "knn",
+        *SUBMIT,
+    )
     assert text(out) == text(reference_submission) and not partial.exists()
 
 
 # ---------------------------------------------------------------- mmcf split (resumes slice by slice)
+
 
 def test_split_killed_midway_resumes(work, tmp_path, capsys):
     reference = tmp_path / "reference"
     split_mpd(work["mpd"], reference, per_category=3, seed=0)
     out = tmp_path / "split"
     first = out / "train" / "mpd.slice.0-99.json"
-    kill_when(["split", "--mpd", work["mpd"], "--out", out, "--per-category", 3, "--seed", 0],
-              ("mpd.split", "-", "read_slice", 0.3),
-              lambda: first.exists())
+    kill_when(
+        ["split", "--mpd", work["mpd"], "--out", out, "--per-category", 3, "--seed", 0],
+        ("mpd.split", "-", "read_slice", 0.3),
+        lambda: first.exists(),
+    )
     assert not (out / "challenge_set.json").exists()
     run(capsys, "split", "--mpd", work["mpd"], "--out", out, "--per-category", 3, "--seed", 0)
     compare = filecmp.dircmp(reference, out)
@@ -148,6 +205,7 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
 
 # ---------------------------------------------------------------- mmcf train
 
+
 def test_train_killed_midway_restarts(work, tmp_path, capsys):
     """kNN has no checkpoints: a rerun after a kill (vocabulary already written) trains from the start."""
     models = tmp_path / "models"
@@ -155,36 +213,65 @@ def test_train_killed_midway_restarts(work, tmp_path, capsys):
     kill_when(argv, ("models.knn", "ItemKNN", "fit", 30), lambda: (models / "source.json").exists())
     assert not (models / "knn").exists()
     run(capsys, *argv)
-    assert filecmp.cmp(models / "knn" / "similarity.npz", work["models"] / "knn" / "similarity.npz", shallow=False)
+    assert filecmp.cmp(
+        models / "knn" / "similarity.npz", work["models"] / "knn" / "similarity.npz", shallow=False
+    )
     assert filecmp.cmp(models / "vocab.json.gz", work["models"] / "vocab.json.gz", shallow=False)
 
 
 def _dae_resume_missing() -> str | None:
     try:
-        from models.dae import DAE
+        from mmcf.models.dae import DAE
     except Exception as exc:  # noqa: BLE001 - any import problem means "not in place yet"
         return f"models/dae.py is not importable ({type(exc).__name__}: {exc})"
     missing = [name for name in ("config_class", "resumable") if not getattr(DAE, name, None)]
     if missing:
-        return (f"models.dae.DAE lacks {' and '.join(missing)}: without them `mmcf train --model dae` refuses "
-                "--set and never passes checkpoint_dir/resume to DAE.fit")
+        return (
+            f"models.dae.DAE lacks {' and '.join(missing)}: without them `mmcf train --model dae` refuses "
+            "--set and never passes checkpoint_dir/resume to DAE.fit"
+        )
     return None
 
 
-DAE_SETTINGS = ["--set", "configs=5", "--set", "epochs=3", "--set", "tied_epochs=1", "--set", "hidden=16",
-                "--set", "batch_size=100", "--set", "patience=5", "--val-per-category", "2"]
+DAE_SETTINGS = [
+    "--set",
+    "configs=5",
+    "--set",
+    "epochs=3",
+    "--set",
+    "tied_epochs=1",
+    "--set",
+    "hidden=16",
+    "--set",
+    "batch_size=100",
+    "--set",
+    "patience=5",
+    "--val-per-category",
+    "2",
+]
 
 
 @pytest.mark.skipif(bool(_dae_resume_missing()), reason=_dae_resume_missing() or "")
 def test_dae_training_killed_after_an_epoch_resumes(tmp_path, capsys, caplog):
     import torch
 
-    from models.dae import DAE
-    from models.store import load_vocab
+    from mmcf.models.dae import DAE
+    from mmcf.models.store import load_vocab
+
     mpd = write_mpd(tmp_path / "mpd", make_playlists(200), per_slice=100)
     reference, models = tmp_path / "reference", tmp_path / "models"
     run(capsys, "train", "--mpd", mpd, "--model-dir", reference, "--model", "dae", *DAE_SETTINGS)
-    argv = ["train", "--mpd", mpd, "--model-dir", models, "--model", "dae", "--resume", *DAE_SETTINGS]
+    argv = [
+        "train",
+        "--mpd",
+        mpd,
+        "--model-dir",
+        models,
+        "--model",
+        "dae",
+        "--resume",
+        *DAE_SETTINGS,
+    ]
     checkpoint = models / "dae" / "checkpoints" / "dae-5.ckpt.pt"
     kill_when(argv, ("models.dae", "_Run", "epoch", 1.0), checkpoint.exists)
     assert not (models / "dae" / "manifest.json").exists()

@@ -1,5 +1,6 @@
 """`mmcf serve` over a tiny kNN model: the endpoints, the same ranking as `mmcf recommend`, every bad request
 answered 4xx with a JSON error naming the field, and 200 requests from 8 threads at once."""
+
 from __future__ import annotations
 
 import http.client
@@ -13,16 +14,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import make_track, running_server, uri
-from models.store import load_vocab
-from submission.cli import main
-from submission.training import choose_kind
+from mmcf.models.store import load_vocab
+from mmcf.submission.cli import main
+from mmcf.submission.training import choose_kind
 
-SEEDS = [make_track(0, k, 0)["track_uri"] for k in (0, 1, 2)]      # popular "Rock Anthems" tracks
+SEEDS = [make_track(0, k, 0)["track_uri"] for k in (0, 1, 2)]  # popular "Rock Anthems" tracks
 HEADERS = {"Content-Type": "application/json"}
 
 
-def request(url: str, method: str, path: str, body: bytes | str | None = None,
-            headers: dict | None = None) -> tuple[int, dict | str, http.client.HTTPResponse]:
+def request(
+    url: str, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None
+) -> tuple[int, dict | str, http.client.HTTPResponse]:
     """One request on a fresh connection; the body parsed as JSON when it is JSON."""
     connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=10)
     try:
@@ -42,39 +44,72 @@ def post(url: str, payload) -> tuple[int, dict]:
 
 def test_health_page_and_search(server_url):
     status, data, _ = request(server_url, "GET", "/health")
-    assert status == 200 and data["status"] == "ok" and data["model"] == "knn" and data["tracks"] > 100
+    assert (
+        status == 200 and data["status"] == "ok" and data["model"] == "knn" and data["tracks"] > 100
+    )
     status, html, response = request(server_url, "GET", "/")
     assert status == 200 and response.getheader("Content-Type").startswith("text/html")
-    assert 'id="title"' in html and "/recommend" in html and "<script" in html and "https://" not in html
-    status, data, _ = request(server_url, "GET", "/tracks?q=S%C3%93NG%200-1&limit=5")   # "SÓNG 0-1": case-folded
+    assert (
+        'id="title"' in html
+        and "/recommend" in html
+        and "<script" in html
+        and "https://" not in html
+    )
+    status, data, _ = request(
+        server_url, "GET", "/tracks?q=S%C3%93NG%200-1&limit=5"
+    )  # "SÓNG 0-1": case-folded
     names = [t["name"] for t in data["tracks"]]
     assert status == 200 and len(names) == 5 and all(n.startswith("Sóng 0-1") for n in names)
-    status, data, _ = request(server_url, "GET", "/tracks?q=art%C3%8Dst%2032")           # by artist
-    assert status == 200 and data["tracks"] and {t["artist"] for t in data["tracks"]} == {"Artíst 32 ñ"}
-    assert len(data["tracks"]) <= 20 and request(server_url, "GET", "/tracks?q=zzzz")[1] == {"tracks": []}
+    status, data, _ = request(server_url, "GET", "/tracks?q=art%C3%8Dst%2032")  # by artist
+    assert (
+        status == 200
+        and data["tracks"]
+        and {t["artist"] for t in data["tracks"]} == {"Artíst 32 ñ"}
+    )
+    assert len(data["tracks"]) <= 20 and request(server_url, "GET", "/tracks?q=zzzz")[1] == {
+        "tracks": []
+    }
 
 
 def test_search_is_most_popular_first(server_url, knn_model_dir):
-    vocab = load_vocab(knn_model_dir)                  # ordered by playlist count, most frequent first
-    found = [vocab.track_index[t["uri"]] for t in request(server_url, "GET", "/tracks?q=0-&limit=100")[1]["tracks"]]
+    vocab = load_vocab(knn_model_dir)  # ordered by playlist count, most frequent first
+    found = [
+        vocab.track_index[t["uri"]]
+        for t in request(server_url, "GET", "/tracks?q=0-&limit=100")[1]["tracks"]
+    ]
     assert len(found) == 100 and found == sorted(found)
     everything = request(server_url, "GET", "/tracks?q=")[1]["tracks"]
     assert [t["uri"] for t in everything] == vocab.track_uris[:20]
 
 
-@pytest.mark.parametrize("payload", [{"title": "Rock Anthems", "tracks": SEEDS, "n": 30},
-                                     {"tracks": SEEDS + [uri("track", 10**9)], "n": 7},
-                                     {"title": "chill vibes"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"title": "Rock Anthems", "tracks": SEEDS, "n": 30},
+        {"tracks": SEEDS + [uri("track", 10**9)], "n": 7},
+        {"title": "chill vibes"},
+    ],
+)
 def test_recommend_matches_the_cli(server_url, knn_model_dir, capsys, payload):
     status, data = post(server_url, payload)
-    argv = ["recommend", "--model-dir", str(knn_model_dir), "--model", "knn", "--json", "-n", str(payload.get("n", 20))]
-    argv += (["--title", payload["title"]] if "title" in payload else [])
+    argv = [
+        "recommend",
+        "--model-dir",
+        str(knn_model_dir),
+        "--model",
+        "knn",
+        "--json",
+        "-n",
+        str(payload.get("n", 20)),
+    ]
+    argv += ["--title", payload["title"]] if "title" in payload else []
     argv += [a for s in payload.get("tracks", []) for a in ("--track", s)]
     assert main(argv) == 0
     cli = json.loads(capsys.readouterr().out)
     assert status == 200 and len(data["tracks"]) == payload.get("n", 20)
-    assert [(t["uri"], t["name"], t["artist"], t["score"]) for t in data["tracks"]] == \
-        [(r["uri"], r["track"], r["artist"], r["score"]) for r in cli]
+    assert [(t["uri"], t["name"], t["artist"], t["score"]) for t in data["tracks"]] == [
+        (r["uri"], r["track"], r["artist"], r["score"]) for r in cli
+    ]
     assert not {t["uri"] for t in data["tracks"]} & set(payload.get("tracks", []))
 
 
@@ -106,16 +141,19 @@ def test_bad_recommend_requests(server_url, body, status, fragment):
     assert "Traceback" not in data["error"]
 
 
-@pytest.mark.parametrize("method,path,body,headers,status,fragment", [
-    ("POST", "/recommend", b"{" + b" " * (1 << 20) + b"}", {}, 413, "body: 1048578 bytes"),
-    ("GET", "/nowhere", None, {}, 404, "no such path '/nowhere'"),
-    ("GET", "/recommend", None, {}, 405, "GET is not allowed on /recommend; use POST"),
-    ("DELETE", "/health", None, {}, 405, "DELETE is not allowed"),
-    ("POST", "/tracks", "{}", {}, 405, "use GET"),
-    ("GET", "/tracks?limit=0", None, {}, 400, "limit: 0 is outside 1–100"),
-    ("GET", "/tracks?limit=ten", None, {}, 400, "limit: expected an integer"),
-    ("GET", "/tracks?query=rock", None, {}, 400, "unknown parameter 'query'"),
-])
+@pytest.mark.parametrize(
+    "method,path,body,headers,status,fragment",
+    [
+        ("POST", "/recommend", b"{" + b" " * (1 << 20) + b"}", {}, 413, "body: 1048578 bytes"),
+        ("GET", "/nowhere", None, {}, 404, "no such path '/nowhere'"),
+        ("GET", "/recommend", None, {}, 405, "GET is not allowed on /recommend; use POST"),
+        ("DELETE", "/health", None, {}, 405, "DELETE is not allowed"),
+        ("POST", "/tracks", "{}", {}, 405, "use GET"),
+        ("GET", "/tracks?limit=0", None, {}, 400, "limit: 0 is outside 1–100"),
+        ("GET", "/tracks?limit=ten", None, {}, 400, "limit: expected an integer"),
+        ("GET", "/tracks?query=rock", None, {}, 400, "unknown parameter 'query'"),
+    ],
+)
 def test_bad_http_requests(server_url, method, path, body, headers, status, fragment):
     got, data, response = request(server_url, method, path, body, headers)
     assert (got, fragment in data["error"]) == (status, True), data
@@ -123,12 +161,27 @@ def test_bad_http_requests(server_url, method, path, body, headers, status, frag
         assert response.getheader("Allow") in ("GET", "POST")
 
 
-@pytest.mark.parametrize("raw,status,fragment", [
-    (b"POST /recommend HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 411, "Content-Length header is required"),
-    (b"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", 400, "bad Content-Length"),
-    (b"POST /recommend HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411, "chunked"),
-    (b"GET / x HTTP/1.1\r\n\r\n", 400, "Bad request syntax"),
-])
+@pytest.mark.parametrize(
+    "raw,status,fragment",
+    [
+        (
+            b"POST /recommend HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            411,
+            "Content-Length header is required",
+        ),
+        (
+            b"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
+            400,
+            "bad Content-Length",
+        ),
+        (
+            b"POST /recommend HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            411,
+            "chunked",
+        ),
+        (b"GET / x HTTP/1.1\r\n\r\n", 400, "Bad request syntax"),
+    ],
+)
 def test_malformed_http(server_url, raw, status, fragment):
     """What http.client will not send: no or bad Content-Length, chunked bodies, a broken request line."""
     with socket.create_connection(urlsplit(server_url).netloc.split(":"), timeout=10) as sock:
@@ -160,12 +213,16 @@ def test_keep_alive_and_an_unread_body(server_url):
 
 
 def test_internal_errors_are_logged_not_sent(knn_model_dir, monkeypatch, caplog):
-    from submission.service import Service
+    from mmcf.submission.service import Service
 
     def broken(self, body):
         raise RuntimeError("scoring exploded")
+
     monkeypatch.setattr(Service, "recommend", broken)
-    with running_server(knn_model_dir) as url, caplog.at_level(logging.ERROR, "submission.serve"):
+    with (
+        running_server(knn_model_dir) as url,
+        caplog.at_level(logging.ERROR, "mmcf.submission.serve"),
+    ):
         status, data = post(url, {"title": "x"})
     assert status == 500 and "exploded" not in data["error"] and "Traceback" not in data["error"]
     assert "scoring exploded" in caplog.text
@@ -173,7 +230,9 @@ def test_internal_errors_are_logged_not_sent(knn_model_dir, monkeypatch, caplog)
 
 def test_concurrent_requests(server_url):
     """200 requests from 8 client threads, each on its own connection: all answered, all the same answer."""
-    payloads = [{"title": "Rock Anthems", "tracks": SEEDS[:1 + i % 3], "n": 10 + i % 5} for i in range(200)]
+    payloads = [
+        {"title": "Rock Anthems", "tracks": SEEDS[: 1 + i % 3], "n": 10 + i % 5} for i in range(200)
+    ]
     expected = {i: post(server_url, payloads[i])[1] for i in range(15)}
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda p: post(server_url, p), payloads))
@@ -188,7 +247,7 @@ def test_choose_kind(knn_model_dir, tmp_path):
     for kind in ("dae", "cnn"):
         (several / kind).mkdir()
         (several / kind / "manifest.json").write_text("{}")
-    assert choose_kind(several, None) == "mmcf"          # the ensemble whenever its DAE and CNN are there
+    assert choose_kind(several, None) == "mmcf"  # the ensemble whenever its DAE and CNN are there
     shutil.rmtree(several / "cnn")
     with pytest.raises(Exception, match=r"several models \(dae, knn\); choose one with --model"):
         choose_kind(several, None)
@@ -199,5 +258,7 @@ def test_serve_cli_mistakes(knn_model_dir, tmp_path, capsys):
     assert "mmcf serve: error: " in capsys.readouterr().err
     assert main(["serve", "--model-dir", str(knn_model_dir), "--model", "dae", "--port", "0"]) == 2
     err = capsys.readouterr().err
-    assert f"{knn_model_dir / 'dae'}: no trained 'dae' model (trained in {knn_model_dir}: knn)" in err
+    assert (
+        f"{knn_model_dir / 'dae'}: no trained 'dae' model (trained in {knn_model_dir}: knn)" in err
+    )
     assert "Traceback" not in err

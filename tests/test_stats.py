@@ -1,13 +1,14 @@
 """Dataset statistics: counts from a stream, the title normaliser, the side-by-side table."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from mpd.errors import UserError
-from mpd.stats import MPD_PUBLISHED, format_stats, mpd_stats, normalise_title
-from mpd.synth import SynthConfig, generate, synthetic_playlists
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.stats import MPD_PUBLISHED, format_stats, mpd_stats, normalise_title
+from mmcf.mpd.synth import SynthConfig, generate, synthetic_playlists
 
 SMALL = SynthConfig(universe_playlists=20_000)
 
@@ -37,16 +38,29 @@ def test_stats_on_a_hand_made_file(tiny_mpd: Path):
     assert stats["distinct_titles"] == 4
 
 
-@pytest.mark.parametrize("title, expected", [
-    ("Chill Vibes!!", "chill vibes"), ("  chill   vibes ✌️", "chill vibes"), ("lo-fi", "lofi"),
-    ("운동 💪", "운동"), ("ドライブ", "ドライブ"), ("🔥🔥", ""), ("Rock N' Roll", "rock n roll"),
-])
+@pytest.mark.parametrize(
+    "title, expected",
+    [
+        ("Chill Vibes!!", "chill vibes"),
+        ("  chill   vibes ✌️", "chill vibes"),
+        ("lo-fi", "lofi"),
+        ("운동 💪", "운동"),
+        ("ドライブ", "ドライブ"),
+        ("🔥🔥", ""),
+        ("Rock N' Roll", "rock n roll"),
+    ],
+)
 def test_normalise_title(title, expected):
     assert normalise_title(title) == expected
 
 
 def test_format_stats_shows_mpd_beside_ours():
-    ours = {"playlists": 20_000, "unique_tracks": 321_000, "tracks_once_share": 0.61, "length_mean": 66.1}
+    ours = {
+        "playlists": 20_000,
+        "unique_tracks": 321_000,
+        "tracks_once_share": 0.61,
+        "length_mean": 66.1,
+    }
     table = format_stats(ours, MPD_PUBLISHED)
     lines = table.splitlines()
     assert "MPD" in lines[0]

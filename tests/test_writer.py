@@ -1,4 +1,5 @@
 """The submission writer: the challenge's CSV layout, refusals that name the pid, and atomic replacement."""
+
 from __future__ import annotations
 
 import gzip
@@ -7,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from mpd.errors import UserError
-from submission.writer import N_TRACKS, write_submission
+from mmcf.mpd.errors import UserError
+from mmcf.submission.writer import N_TRACKS, write_submission
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TEAM, EMAIL = "Café Ñandú", "ñ@example.org"
@@ -28,14 +29,16 @@ def test_layout(tmp_path, recs):
     path = write_submission(tmp_path / "sub.csv", recs, TEAM, EMAIL)
     lines = path.read_text(encoding="utf-8").split("\n")
     assert lines[0] == "team_info,Café Ñandú,main,ñ@example.org"
-    assert lines[1] == "1000002, " + ", ".join(recs[1000002])          # the official sample's ", " layout
-    assert [int(line.split(",")[0]) for line in lines[1:-1]] == list(recs)   # input order kept
+    assert lines[1] == "1000002, " + ", ".join(recs[1000002])  # the official sample's ", " layout
+    assert [int(line.split(",")[0]) for line in lines[1:-1]] == list(recs)  # input order kept
     assert lines[-1] == "" and len(lines) == 5
 
 
 def test_pairs_generators_and_numpy_pids(tmp_path, recs):
     a = write_submission(tmp_path / "a.csv", recs, TEAM, EMAIL)
-    b = write_submission(tmp_path / "b.csv", ((np.int64(pid), tuple(u)) for pid, u in recs.items()), TEAM, EMAIL)
+    b = write_submission(
+        tmp_path / "b.csv", ((np.int64(pid), tuple(u)) for pid, u in recs.items()), TEAM, EMAIL
+    )
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -47,15 +50,30 @@ def test_gzip(tmp_path, recs):
     assert plain.read_text(encoding="utf-8").startswith("team_info,Café Ñandú,creative,")
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda u: u[:-1], "pid 17: 499 tracks, a submission needs exactly 500"),
-    (lambda u: u + uris(9, 1), "pid 17: 501 tracks"),
-    (lambda u: u[:250] + [u[3]] + u[251:], "pid 17: track spotify:track:\\w{22} is recommended more than once"),
-    (lambda u: u[:-1] + ["spotify:track:short"], "pid 17: malformed track URI 'spotify:track:short'"),
-    (lambda u: u[:-1] + [u[-1].replace("track", "album")], "pid 17: malformed track URI 'spotify:album:"),
-    (lambda u: u[:-1] + [u[-1] + ", " + u[0]], "pid 17: malformed track URI"),     # a comma inside a URI
-    (lambda u: u[:-1] + [None], "pid 17: malformed track URI None"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda u: u[:-1], "pid 17: 499 tracks, a submission needs exactly 500"),
+        (lambda u: u + uris(9, 1), "pid 17: 501 tracks"),
+        (
+            lambda u: u[:250] + [u[3]] + u[251:],
+            "pid 17: track spotify:track:\\w{22} is recommended more than once",
+        ),
+        (
+            lambda u: u[:-1] + ["spotify:track:short"],
+            "pid 17: malformed track URI 'spotify:track:short'",
+        ),
+        (
+            lambda u: u[:-1] + [u[-1].replace("track", "album")],
+            "pid 17: malformed track URI 'spotify:album:",
+        ),
+        (
+            lambda u: u[:-1] + [u[-1] + ", " + u[0]],
+            "pid 17: malformed track URI",
+        ),  # a comma inside a URI
+        (lambda u: u[:-1] + [None], "pid 17: malformed track URI None"),
+    ],
+)
 def test_refuses_bad_rows(tmp_path, recs, edit, message):
     recs[17] = edit(recs[17])
     with pytest.raises(UserError, match=message):
@@ -63,23 +81,33 @@ def test_refuses_bad_rows(tmp_path, recs, edit, message):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("pid, message", [("17", "pid '17' is not"), (True, "pid True is not"),
-                                          (-4, "pid -4 is not"), (17, "pid 17 appears twice")])
+@pytest.mark.parametrize(
+    "pid, message",
+    [
+        ("17", "pid '17' is not"),
+        (True, "pid True is not"),
+        (-4, "pid -4 is not"),
+        (17, "pid 17 appears twice"),
+    ],
+)
 def test_refuses_bad_pids(tmp_path, recs, pid, message):
     with pytest.raises(UserError, match=message):
         write_submission(tmp_path / "sub.csv", [*recs.items(), (pid, uris(4))], TEAM, EMAIL)
 
 
-@pytest.mark.parametrize("team, email, track, message", [
-    ("a,b", EMAIL, "main", "team name 'a,b' contains a comma"),
-    ("a\nb", EMAIL, "main", "contains a comma or a line break"),
-    ("a\rb", EMAIL, "main", "contains a comma or a line break"),
-    (TEAM, "x@y.z,w", "main", "email 'x@y.z,w' contains a comma"),
-    (TEAM, "x@y.z\n", "main", "email .* contains a comma or a line break"),
-    (TEAM, "nobody", "main", "has no '@'"),
-    (" ", EMAIL, "main", "team name is empty"),
-    (TEAM, EMAIL, "Main", "track must be one of main, creative"),
-])
+@pytest.mark.parametrize(
+    "team, email, track, message",
+    [
+        ("a,b", EMAIL, "main", "team name 'a,b' contains a comma"),
+        ("a\nb", EMAIL, "main", "contains a comma or a line break"),
+        ("a\rb", EMAIL, "main", "contains a comma or a line break"),
+        (TEAM, "x@y.z,w", "main", "email 'x@y.z,w' contains a comma"),
+        (TEAM, "x@y.z\n", "main", "email .* contains a comma or a line break"),
+        (TEAM, "nobody", "main", "has no '@'"),
+        (" ", EMAIL, "main", "team name is empty"),
+        (TEAM, EMAIL, "Main", "track must be one of main, creative"),
+    ],
+)
 def test_refuses_bad_team_info(tmp_path, recs, team, email, track, message):
     with pytest.raises(UserError, match=message):
         write_submission(tmp_path / "sub.csv", recs, team, email, track=track)
@@ -107,4 +135,4 @@ def test_failure_midway_keeps_previous_file(tmp_path, recs, name, failure):
     with pytest.raises(RuntimeError if failure == "exception" else UserError):
         write_submission(path, rows(), "other team", "o@x.org")
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == [name]       # no temp file left behind
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temp file left behind
