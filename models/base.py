@@ -13,23 +13,29 @@ from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
 from mmcf.mpd.vocab import Vocab
 
 __all__ = ["Query", "Recommender", "top_n"]
-POPULARITY_TIE_BREAK = (
-    1e-6  # added to model scores so queries with nothing usable rank by popularity
-)
+# added to model scores so queries with nothing usable rank by popularity
+POPULARITY_TIE_BREAK = 1e-6
 
 
 class Recommender(abc.ABC):
     """A model over one vocabulary. Subclasses implement fit, score, save and load."""
 
+    # What the pipeline reads to train and use a model (it probes nothing else):
     kind: ClassVar[str]
-    config_class: ClassVar[type | None] = None  # the settings dataclass, if the model has settings
-    uses_validation: ClassVar[bool] = False  # fit takes `validation` (epochs chosen on it)
-    resumable: ClassVar[bool] = False  # fit takes `checkpoint_dir` and `resume`
-    requires: ClassVar[
-        tuple[str, ...]
-    ] = ()  # kinds trained first; fit takes `members={kind: model}`
-    reads_titles: ClassVar[bool] = False  # scores use the playlist title (see `knows_title`)
-    data_parallel: ClassVar[bool] = False  # fit trains data-parallel under torchrun
+    # the settings dataclass, if the model has settings
+    config_class: ClassVar[type | None] = None
+    # fit takes `validation` (epochs or weights are chosen on it)
+    uses_validation: ClassVar[bool] = False
+    # fit takes `checkpoint_dir` and `resume`
+    resumable: ClassVar[bool] = False
+    # kinds that must be trained first; fit takes them as `members={kind: model}`
+    requires: ClassVar[tuple[str, ...]] = ()
+    # kinds passed in `members` too when they are trained in the model directory
+    uses_if_trained: ClassVar[tuple[str, ...]] = ()
+    # scores use the playlist title (see `knows_title`)
+    reads_titles: ClassVar[bool] = False
+    # fit trains data-parallel under torchrun
+    data_parallel: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.vocab: Vocab | None = None
@@ -39,7 +45,7 @@ class Recommender(abc.ABC):
         """Train on the corpus; `vocab` defines the items.
 
         The pipeline passes only what the class declares: `validation` (uses_validation),
-        `checkpoint_dir` and `resume` (resumable), `members` (requires).
+        `checkpoint_dir` and `resume` (resumable), `members` (requires, uses_if_trained).
         """
 
     @abc.abstractmethod

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from mmcf.mpd.errors import UserError
 
-from .base import Recommender
+if TYPE_CHECKING:
+    from mmcf.models.base import Recommender
 
 MODELS = {
     "popularity": "mmcf.models.popularity:Popularity",
@@ -18,7 +20,12 @@ MODELS = {
 
 
 def model_class(kind: str) -> type[Recommender]:
-    if kind not in MODELS:
-        raise UserError(f"unknown model '{kind}' (choose from {', '.join(MODELS)})")
-    module, name = MODELS[kind].split(":")
+    return class_of(kind, MODELS)
+
+
+def class_of(kind: str, kinds: dict[str, str]) -> type[Recommender]:
+    """The class `kinds` names for `kind` ('module:Class'), imported now."""
+    if kind not in kinds:
+        raise UserError(f"unknown model '{kind}' (choose from {', '.join(kinds)})")
+    module, name = kinds[kind].split(":")
     return getattr(importlib.import_module(module), name)

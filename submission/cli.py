@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from mmcf.mpd.errors import UserError
+from mmcf.submission.pipeline.kinds import DEFAULT_KIND, KINDS
 
 log = logging.getLogger("mmcf")
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -51,24 +52,20 @@ def cmd_split(args) -> int:
 @command("train")
 def cmd_train(args) -> int:
     from mmcf.models import distributed
-    from mmcf.submission.training import (
-        build_config,
-        data_parallel,
-        saved_under,
-        train,
-        trained_parts,
-    )
+    from mmcf.submission.pipeline.kinds import build_config, kind_class
+    from mmcf.submission.pipeline.training import requirements, train, training_plan
 
-    kinds = trained_parts(args.model)
+    plan = training_plan(args.model_dir, args.model)
+    for member in sorted(set(requirements(args.model)) - set(plan)):
+        print(f"{member}: trained already in {args.model_dir} (`--model {member}` retrains it)")
     try:
-        for kind in kinds:
-            config = build_config(
-                kind, _settings(args.set, args.epochs, args.seed, args.device, kind), args.preset
-            )
+        for kind in plan:
+            settings = _settings(args.set, args.epochs, args.seed, args.device, kind)
+            config = build_config(kind, settings, args.preset)
             if (
                 distributed.init_from_env(getattr(config, "device", "auto"))
                 and not distributed.is_main()
-                and not data_parallel(kind)
+                and not kind_class(kind).data_parallel
             ):
                 continue  # under torchrun only the DAE trains data-parallel; rank 0 trains the rest
             train(
@@ -80,7 +77,7 @@ def cmd_train(args) -> int:
                 validation=_validation_config(args),
             )
             if distributed.is_main():
-                print(f"trained {kind} → {saved_under(args.model_dir, kind)}")
+                print(f"trained {kind} → {Path(args.model_dir) / kind}")
     finally:
         distributed.cleanup()
     return 0
@@ -102,7 +99,7 @@ def _settings(pairs: Sequence[str], epochs, seed, device, kind: str) -> dict[str
     """--set KEY=VALUE pairs plus the named flags the model's config knows."""
     import dataclasses
 
-    from mmcf.submission.training import build_config
+    from mmcf.submission.pipeline.kinds import build_config
 
     settings = {}
     for pair in pairs or []:
@@ -123,8 +120,9 @@ def _settings(pairs: Sequence[str], epochs, seed, device, kind: str) -> dict[str
 def cmd_submit(args) -> int:
     from mmcf.submission.submit import make_submission
 
+    kind = _chosen_model(args)
     out = make_submission(
-        args.model_dir, args.challenge, args.out, args.team, args.email, args.model, args.batch_size
+        args.model_dir, args.challenge, args.out, args.team, args.email, kind, args.batch_size
     )
     print(f"wrote {out}")
     return 0
@@ -166,10 +164,12 @@ def cmd_evaluate(args) -> int:
 
 @command("recommend")
 def cmd_recommend(args) -> int:
-    from mmcf.submission.query import recommend_cli
+    from mmcf.submission.pipeline.query import recommend_cli
 
     print(
-        recommend_cli(args.model_dir, args.title, args.track, args.n, args.model, as_json=args.json)
+        recommend_cli(
+            args.model_dir, args.title, args.track, args.n, _chosen_model(args), as_json=args.json
+        )
     )
     return 0
 
@@ -178,13 +178,13 @@ def cmd_recommend(args) -> int:
 def cmd_serve(args) -> int:
     from mmcf.submission.serve import ServeConfig, serve
 
-    serve(ServeConfig(Path(args.model_dir), args.host, args.port, args.model))
+    serve(ServeConfig(Path(args.model_dir), args.host, args.port, _chosen_model(args)))
     return 0
 
 
 @command("demo")
 def cmd_demo(args) -> int:
-    from mmcf.submission.demo import DemoConfig, run_demo
+    from mmcf.submission.pipeline.demo import DemoConfig, run_demo
 
     print(
         run_demo(
@@ -237,10 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", required=True)
     p.add_argument(
         "--model",
-        default="mmcf",
-        choices=["popularity", "knn", "als", "dae", "cnn", "blend", "mmcf"],
-        help="model to train; blend = the ensemble's member weights (after dae, cnn and any "
-        "peers); mmcf = dae, then cnn, then blend (default)",
+        default=DEFAULT_KIND,
+        choices=list(KINDS),
+        help=f"model to train (default {DEFAULT_KIND}: the ensemble, fit over its members; "
+        "members it requires that are not trained in --model-dir yet are trained first)",
     )
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a model setting (repeatable)"
@@ -269,11 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="submission file (.csv or .csv.gz)")
     p.add_argument("--team", required=True)
     p.add_argument("--email", required=True)
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model kind (default: mmcf if trained, else the only model trained)",
-    )
+    _model_option(p)
     p.add_argument("--batch-size", type=int, default=500)
 
     p = sub.add_parser("verify", help="check a submission against every rule of the challenge")
@@ -321,11 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--track", action="append", default=[], metavar="URI", help="seed track URI (repeatable)"
     )
     p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model kind (default: mmcf if trained, else the only model trained)",
-    )
+    _model_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("serve", help="answer recommendations over HTTP (JSON API and a web page)")
@@ -336,11 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to listen on (default 127.0.0.1, this machine only)",
     )
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model kind (default: mmcf if trained, else the only model trained)",
-    )
+    _model_option(p)
 
     p = sub.add_parser(
         "demo", help="synth → split → train → submit → verify → evaluate, end to end"
@@ -353,6 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--models", nargs="+", default=None, help="models to compare (default: all available)"
     )
     return parser
+
+
+def _chosen_model(args) -> str:
+    """--model, or the best model trained in --model-dir (said on stderr)."""
+    from mmcf.submission.pipeline.loading import choose_kind
+
+    kind = choose_kind(args.model_dir, args.model)
+    if args.model is None:
+        print(f"model: {kind} (the best trained in {args.model_dir})", file=sys.stderr)
+    return kind
+
+
+def _model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        choices=list(KINDS),
+        help=f"model kind (default: {DEFAULT_KIND} if trained, else the only model trained)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

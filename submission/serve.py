@@ -25,7 +25,7 @@ import ujson
 from mmcf.mpd.errors import UserError
 
 from .service import MAX_BODY, RequestError, Service
-from .training import choose_kind, load_model
+from .pipeline.loading import choose_kind, load_model
 
 log = logging.getLogger(__name__)
 ROUTES = {"/": "GET", "/health": "GET", "/tracks": "GET", "/recommend": "POST"}

@@ -17,7 +17,7 @@ from mmcf.models.base import Recommender
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.vocab import Vocab
 
-from .query import has_title, name_and_artist, recommend_rows
+from .pipeline.query import has_title, name_and_artist, recommend_rows
 
 MAX_BODY = 1 << 20  # bytes of a POST body
 MAX_SEEDS = 500

@@ -14,7 +14,7 @@ from mmcf.mpd.challenge import Query, read_challenge
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.fingerprint import digest_bytes, digest_json
 
-from .training import choose_kind, load_model
+from .pipeline.loading import choose_kind, load_model
 from .writer import team_info_line, write_submission
 
 log = logging.getLogger(__name__)

@@ -103,7 +103,8 @@ def tiny_mpd(tmp_path: Path, tiny_playlists) -> Path:
 @pytest.fixture(scope="session")
 def knn_model_dir(tmp_path_factory) -> Path:
     """A kNN model (alone in its directory) trained on the tiny MPD."""
-    from mmcf.submission.training import build_config, train
+    from mmcf.submission.pipeline.kinds import build_config
+    from mmcf.submission.pipeline.training import train
 
     root = tmp_path_factory.mktemp("served")
     train(

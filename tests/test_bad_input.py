@@ -23,7 +23,8 @@ import pytest
 from conftest import make_playlists, uri, write_mpd
 from mmcf.mpd.split import split_mpd
 from mmcf.submission.cli import main
-from mmcf.submission.training import build_config, train
+from mmcf.submission.pipeline.kinds import build_config
+from mmcf.submission.pipeline.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = ("--team", "t", "--email", "a@b.c")

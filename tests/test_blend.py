@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conftest import make_playlists, write_mpd
-from mmcf.ensemble.blend import MMCF, load_weights, mix_members, title_weight
+from mmcf.ensemble.blend import mix_members, title_weight
+from mmcf.ensemble.mmcf import MMCF, load_weights
 from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores
 from mmcf.models.charcnn import CNNConfig
 from mmcf.models.dae import DAEConfig
@@ -20,7 +21,8 @@ from mmcf.mpd.errors import UserError
 from mmcf.mpd.matrix import query_matrix
 from mmcf.mpd.split import Validation, ValidationConfig
 from mmcf.submission.cli import main
-from mmcf.submission.training import load_model, train
+from mmcf.submission.pipeline.loading import load_model
+from mmcf.submission.pipeline.training import train
 
 VALIDATION = ValidationConfig(per_category=4)  # carved before any model trains
 
@@ -56,9 +58,7 @@ def test_members_rescale_to_the_dae_and_weight_zero_is_plain_mmcf():
 
 def test_routing_title_only_seeds_only_and_both(models):
     _, model_dir = models
-    mmcf = MMCF(
-        load_model(model_dir, "dae"), load_model(model_dir, "cnn")
-    )  # plain MMCF, no members
+    mmcf = MMCF.of(load_model(model_dir, "dae"), load_model(model_dir, "cnn"))  # no peers
     vocab = mmcf.vocab
     seeds = vocab.track_uris[:3]
     title_only = Query(pid=1, title="chill vibes", category=1)
@@ -88,14 +88,18 @@ def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(mo
                 "--model-dir",
                 str(model_dir),
                 "--model",
-                "blend",
+                "mmcf",
                 "--set",
                 "members=knn,als_not_trained",
             ]
         )
         == 0
     )
-    assert capsys.readouterr().out.strip() == f"trained blend → {model_dir / 'mmcf'}"
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"cnn: trained already in {model_dir} (`--model cnn` retrains it)",
+        f"dae: trained already in {model_dir} (`--model dae` retrains it)",
+        f"trained mmcf → {model_dir / 'mmcf'}",
+    ]
     saved = json.loads((model_dir / "mmcf" / "blend.json").read_text())
     assert set(saved["weights"]) == {"knn"}
     assert saved["weights"]["knn"] > 0, saved  # the kNN helps an 8-unit one-epoch DAE
@@ -110,12 +114,10 @@ def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(mo
     assert score == pytest.approx(saved["r_precision"])
 
 
-def test_no_weights_file_is_plain_mmcf_and_a_damaged_one_is_a_clear_error(tmp_path):
-    assert load_weights(tmp_path) == {}
-    (tmp_path / "mmcf").mkdir()
-    (tmp_path / "mmcf" / "blend.json").write_text('{"weights": {"knn": 7}}')
+def test_a_damaged_weights_file_is_a_clear_error(tmp_path):
+    (tmp_path / "blend.json").write_text('{"weights": {"knn": 7}}')
     with pytest.raises(UserError, match="blend.json"):
         load_weights(tmp_path)
-    (tmp_path / "mmcf" / "blend.json").write_text("[1, 2]")
+    (tmp_path / "blend.json").write_text("[1, 2]")
     with pytest.raises(UserError, match="blend.json"):
         load_weights(tmp_path)

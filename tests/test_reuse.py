@@ -16,7 +16,8 @@ from mmcf.mpd.errors import UserError
 from mmcf.mpd.split import Validation, split_mpd
 from mmcf.submission.cli import main
 from mmcf.submission.submit import make_submission
-from mmcf.submission.training import build_config, train
+from mmcf.submission.pipeline.kinds import build_config
+from mmcf.submission.pipeline.training import train
 
 SUBMIT = ("t", "a@b.c")
 
@@ -105,7 +106,7 @@ def test_no_member_trains_on_the_validation_playlists(work, monkeypatch):
     }
     for kind, overrides in settings.items():
         train(work["train"], models, kind, build_config(kind, overrides))
-    train(work["train"], models, "blend")
+    train(work["train"], models, "mmcf")
     validation = Validation.load(models / "validation")
     recorded = set(json.loads((models / "validation" / "validation.json").read_text())["pids"])
     every = {p["pid"] for p in make_playlists(300)} - {
@@ -136,7 +137,7 @@ def test_submit_never_resumes_the_answers_of_a_retrained_model(work, monkeypatch
     monkeypatch.setattr(Recommender, "recommend", recommend)
     assert Path(f"{out}.partial").read_text().count("\n") == 6  # settings + 5 answers
     train(work["train"], models, "knn", build_config("knn", {"neighbours": "2"}))
-    caplog.set_level(logging.INFO, logger="submission.submit")
+    caplog.set_level(logging.INFO, logger="mmcf.submission.submit")
     make_submission(models, work["challenge"], out, *SUBMIT, kind="knn", batch_size=5)
     assert "resuming" not in caplog.text
     fresh = make_submission(
@@ -198,7 +199,7 @@ def test_a_manifest_with_an_unknown_setting_is_refused(work):
     data = json.loads(manifest.read_text())
     data["config"]["neighbors"] = 5  # a misspelt or newer setting
     manifest.write_text(json.dumps(data))
-    from mmcf.submission.training import load_model
+    from mmcf.submission.pipeline.loading import load_model
 
     with pytest.raises(UserError, match="unknown KNNConfig setting.*neighbors"):
         load_model(models, "knn")
@@ -216,7 +217,7 @@ def test_gzip_digest_is_of_the_file_as_stored(tmp_path):
 
 
 def test_the_demo_replaces_a_model_directory_of_other_data(work):
-    from mmcf.submission.training import prepare_data
+    from mmcf.submission.pipeline.data import prepare_data
 
     models = work["root"] / "models"
     train(work["train"], models, "knn")
@@ -232,45 +233,13 @@ def test_submit_and_recommend_without_model_use_the_only_model_trained(work, cap
     models = work["root"] / "models"
     train(work["train"], models, "popularity")
     out = work["root"] / "sub.csv"
-    assert (
-        main(
-            [
-                "submit",
-                "--model-dir",
-                str(models),
-                "--challenge",
-                str(work["challenge"]),
-                "--out",
-                str(out),
-                "--team",
-                "t",
-                "--email",
-                "a@b.c",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(["recommend", "--model-dir", str(models), "--title", "rock", "-n", "3", "--json"]) == 0
-    )
-    capsys.readouterr()
+    submit = ["submit", "--model-dir", models, "--challenge", work["challenge"], "--out", out]
+    submit = [str(arg) for arg in submit] + ["--team", "t", "--email", "a@b.c"]
+    assert main(submit) == 0
+    assert f"model: popularity (the best trained in {models})" in capsys.readouterr().err
+    recommend = ["recommend", "--model-dir", str(models), "--title", "rock", "-n", "3", "--json"]
+    assert main(recommend) == 0
+    assert "model: popularity" in capsys.readouterr().err
     train(work["train"], models, "knn")
-    assert (
-        main(
-            [
-                "submit",
-                "--model-dir",
-                str(models),
-                "--challenge",
-                str(work["challenge"]),
-                "--out",
-                str(out),
-                "--team",
-                "t",
-                "--email",
-                "a@b.c",
-            ]
-        )
-        == 2
-    )
-    assert "several models (knn, popularity)" in capsys.readouterr().err
+    assert main(submit) == 2
+    assert "several models (popularity, knn)" in capsys.readouterr().err

@@ -16,7 +16,7 @@ import pytest
 from conftest import make_track, running_server, uri
 from mmcf.models.store import load_vocab
 from mmcf.submission.cli import main
-from mmcf.submission.training import choose_kind
+from mmcf.submission.pipeline.loading import choose_kind
 
 SEEDS = [make_track(0, k, 0)["track_uri"] for k in (0, 1, 2)]  # popular "Rock Anthems" tracks
 HEADERS = {"Content-Type": "application/json"}

@@ -11,13 +11,14 @@ from pathlib import Path
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.split import ValidationConfig
 
-from .evaluate import evaluate_submissions
-from .submit import make_submission
-from .training import build_config, prepare_data, train
-from .verify import format_problems, verify_submission
+from ..evaluate import evaluate_submissions
+from ..submit import make_submission
+from ..verify import format_problems, verify_submission
+from .data import prepare_data
+from .kinds import KINDS, build_config
+from .training import train, training_order
 
 log = logging.getLogger(__name__)
-ALL_MODELS = ("popularity", "knn", "als", "dae", "cnn", "mmcf")
 
 
 @dataclass
@@ -42,7 +43,7 @@ class DemoConfig:
 
 def available_models() -> list[str]:
     """ALS needs the optional `implicit` package; everything else is always there."""
-    return [m for m in ALL_MODELS if m != "als" or importlib.util.find_spec("implicit") is not None]
+    return [m for m in KINDS if m != "als" or importlib.util.find_spec("implicit") is not None]
 
 
 def run_demo(config: DemoConfig) -> str:
@@ -71,7 +72,7 @@ def run_demo(config: DemoConfig) -> str:
         validation=ValidationConfig(config.validation_per_category, config.seed),
         replace=True,
     )
-    for kind in _training_order(models):
+    for kind in training_order(models):
         step(
             f"train {kind}",
             train,
@@ -115,9 +116,3 @@ def run_demo(config: DemoConfig) -> str:
         f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: results are exact for the same seed, "
         f"thread count, CPU type and package versions):\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s"
     )
-
-
-def _training_order(models: list[str]) -> list[str]:
-    """The CNN needs the DAE first; the ensemble's weights (blend) come last, after every peer it may use."""
-    wanted = set(models) | ({"dae", "cnn", "blend"} if "mmcf" in models else set())
-    return [m for m in (*ALL_MODELS, "blend") if m in wanted and m != "mmcf"]

@@ -12,7 +12,7 @@ from mmcf.mpd.challenge import Query
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.vocab import Vocab
 
-from .training import choose_kind, load_model
+from .loading import choose_kind, load_model
 
 
 def recommend_one(
