@@ -1,18 +1,21 @@
 """`mmcf serve` under load: p50/p99 latency and requests/s at 1, 8 and 32 concurrent clients.
 
-    python benchmarks/serve.py --model-dir DIR [--model KIND …] [--synthetic-tracks 1000000 --work DIR2]
-                               [--requests 400] [--seconds 60] [--n 20] [--out benchmarks/results/serve.json]
+    python benchmarks/serve.py --model-dir DIR [--model KIND …]
+                               [--synthetic-tracks 1000000 --work DIR2]
+                               [--requests 400] [--seconds 60] [--n 20]
+                               [--out benchmarks/results/serve.json]
 
-Each model is served by `mmcf serve` in a subprocess on 127.0.0.1 (an ephemeral port), stopped when its
-levels are done. Clients are threads of this process, each on its own keep-alive connection, sending
-POST /recommend for playlists drawn from the model's vocabulary (title only, or a title and 1, 5, 10, 25 or
-100 seeds from the 10,000 most popular tracks — the challenge's seed counts). Every level stops after
---requests requests or --seconds seconds, whichever comes first, after 5 warm-up requests.
+Each model is served by `mmcf serve` in a subprocess on 127.0.0.1 (an ephemeral port), stopped when
+its levels are done. Clients are threads of this process, each on its own keep-alive connection,
+sending POST /recommend for playlists drawn from the model's vocabulary (title only, or a title and
+1, 5, 10, 25 or 100 seeds from the 10,000 most popular tracks — the challenge's seed counts). Every
+level stops after --requests requests or --seconds seconds, whichever comes first, after 5 warm-up
+requests.
 
---synthetic-tracks N builds (once, under --work) an item-kNN model over a synthetic vocabulary of N tracks
-with random neighbours (--neighbours per track) and benchmarks it too: serving cost at a large vocabulary,
-not recommendation quality. The client threads share one Python process with each other (not with the
-server); on a machine with few cores they compete with the server for CPU.
+--synthetic-tracks N builds (once, under --work) an item-kNN model over a synthetic vocabulary of N
+tracks with random neighbours (--neighbours per track) and benchmarks it too: serving cost at a
+large vocabulary, not recommendation quality. The client threads share one Python process with each
+other (not with the server); on a machine with few cores they compete with the server for CPU.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ WORDS = (
 
 
 def synthetic_model(work: Path, n_tracks: int, neighbours: int, seed: int = 0) -> Path:
-    """An item-kNN model over n_tracks synthetic tracks (Zipf-like counts, random neighbours), built once."""
+    """An item-kNN model over n_tracks synthetic tracks
+    (Zipf-like counts, random neighbours), built once."""
     model_dir = work / f"knn_{n_tracks}"
     if (model_dir / "knn" / "manifest.json").exists():
         return model_dir
@@ -104,7 +108,8 @@ def synthetic_model(work: Path, n_tracks: int, neighbours: int, seed: int = 0) -
 
 
 def payloads(vocab: Vocab, count: int, n: int, seed: int = 0) -> list[bytes]:
-    """Request bodies: a title, and seeds drawn from the most popular tracks, in the challenge's counts."""
+    """Request bodies: a title, and seeds drawn from the
+    most popular tracks, in the challenge's counts."""
     rng = random.Random(seed)
     pool = vocab.track_uris[:10_000]
     bodies = []
@@ -115,7 +120,8 @@ def payloads(vocab: Vocab, count: int, n: int, seed: int = 0) -> list[bytes]:
 
 
 class Server:
-    """`mmcf serve` in a subprocess on an ephemeral loopback port; a context manager that stops it."""
+    """`mmcf serve` in a subprocess on an ephemeral loopback port;
+    a context manager that stops it."""
 
     def __init__(self, model_dir: Path, kind: str | None, threads: int) -> None:
         command = [
@@ -229,9 +235,9 @@ def table(runs: list[dict]) -> str:
     for run in runs:
         for level in run["levels"]:
             lines.append(
-                f"{run['kind']:>10} {run['tracks']:>9} {level['clients']:>7} {level['requests']:>8} "
-                f"{level['errors']:>6} {level['p50_ms']:>8.1f} {level['p99_ms']:>8.1f} "
-                f"{level['requests_per_s']:>7.1f}"
+                f"{run['kind']:>10} {run['tracks']:>9} {level['clients']:>7} "
+                f"{level['requests']:>8} {level['errors']:>6} {level['p50_ms']:>8.1f} "
+                f"{level['p99_ms']:>8.1f} {level['requests_per_s']:>7.1f}"
             )
     return "\n".join(lines)
 
@@ -275,7 +281,8 @@ def main() -> None:
         started = time.perf_counter()
         targets.append((synthetic_model(args.work, args.synthetic_tracks, args.neighbours), "knn"))
         print(
-            f"synthetic model of {args.synthetic_tracks} tracks ready in {time.perf_counter() - started:.0f} s"
+            f"synthetic model of {args.synthetic_tracks} tracks ready in "
+            f"{time.perf_counter() - started:.0f} s"
         )
     if not targets:
         parser.error("give --model-dir, --synthetic-tracks or both")
@@ -283,7 +290,8 @@ def main() -> None:
     for model_dir, kind in targets:
         runs.append(benchmark(model_dir, kind, args))
         print(
-            f"{runs[-1]['kind']} ({runs[-1]['tracks']} tracks): server up in {runs[-1]['startup_seconds']} s"
+            f"{runs[-1]['kind']} ({runs[-1]['tracks']} tracks): "
+            f"server up in {runs[-1]['startup_seconds']} s"
         )
     print(table(runs))
     with atomic_write(args.out) as f:

@@ -1,4 +1,5 @@
-"""MMCF's count-weighted blend of DAE (seeds) and CharCNN (title) scores, with optional peer members.
+"""MMCF's count-weighted blend of DAE (seeds) and
+CharCNN (title) scores, with optional peer members.
 
     seed part = (1 − Σ β_m) · DAE + Σ β_m · peer_m (each peer rescaled to the DAE's row maximum)
     score     = w_title · CNN + (1 − w_title) · seed part,   w_title = has_title / (has_title + x)
@@ -18,7 +19,8 @@ from mmcf.mpd.vocab import Vocab
 
 
 def title_weight(has_title: np.ndarray, seed_mass: np.ndarray) -> np.ndarray:
-    """w_title = has_title / (has_title + x), x = sum of the DAE input weights; 0/0 (nothing) → 0."""
+    """w_title = has_title / (has_title + x),
+    x = sum of the DAE input weights; 0/0 (nothing) → 0."""
     has_title = has_title.astype(np.float32)
     total = has_title + seed_mass
     return np.divide(has_title, total, out=np.zeros_like(total, dtype=np.float32), where=total > 0)
@@ -27,7 +29,8 @@ def title_weight(has_title: np.ndarray, seed_mass: np.ndarray) -> np.ndarray:
 def mix_members(
     dae: torch.Tensor, members: Mapping[str, torch.Tensor], weights: Mapping[str, float]
 ) -> torch.Tensor:
-    """(1 − Σβ) · DAE + Σ β · peer, every peer row rescaled so its maximum is the DAE row's maximum."""
+    """(1 − Σβ) · DAE + Σ β · peer, every peer row
+    rescaled so its maximum is the DAE row's maximum."""
     used = {name: beta for name, beta in weights.items() if beta > 0}
     if not used:
         return dae
@@ -48,7 +51,8 @@ def combine(
     weights: Mapping[str, float],
     vocab: Vocab,
 ) -> torch.Tensor:
-    """The final scores [B, n_tracks]: DAE and member scores are given for the `seeded` rows only."""
+    """The final scores [B, n_tracks]:
+    DAE and member scores are given for the `seeded` rows only."""
     seed_scores = torch.zeros_like(title)
     if seeded.any():
         seed_scores[torch.from_numpy(np.flatnonzero(seeded))] = mix_members(dae, members, weights)

@@ -146,7 +146,8 @@ class MMCF(Recommender):
         return combine(title_scores, w, has_seeds, dae, members, self.weights, self.vocab)
 
     def save(self, directory: str | Path) -> None:
-        """The weights and their validation report; the members are saved in their own directories."""
+        """The weights and their validation report;
+        the members are saved in their own directories."""
         directory = Path(directory)
         with atomic_write(directory / WEIGHTS_FILE) as f:
             ujson.dump({"weights": self.weights, **self.report}, f, indent=2)

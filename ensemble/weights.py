@@ -38,7 +38,8 @@ class BlendConfig:
 
 @dataclass
 class BlendParts:
-    """Everything a candidate blend needs, computed once: title scores, w_title, DAE and peer scores."""
+    """Everything a candidate blend needs, computed once:
+    title scores, w_title, DAE and peer scores."""
 
     queries: list[Query]
     answers: dict[int, Answer]

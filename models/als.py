@@ -1,4 +1,5 @@
-"""Matrix factorisation peer: implicit's ALS (optional extra `compare`), folded in for new playlists."""
+"""Matrix factorisation peer:
+implicit's ALS (optional extra `compare`), folded in for new playlists."""
 
 from __future__ import annotations
 

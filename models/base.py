@@ -1,4 +1,5 @@
-"""The contract every recommender shares: fit on a corpus, score or recommend for queries, save, load."""
+"""The contract every recommender shares:
+fit on a corpus, score or recommend for queries, save, load."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class Recommender(abc.ABC):
     def recommend(
         self, queries: Sequence[Query], n: int = 500, batch_size: int = 256
     ) -> list[list[str]]:
-        """Top-n track URIs per query, seeds excluded, filled by popularity if the vocabulary runs out."""
+        """Top-n track URIs per query, seeds excluded,
+        filled by popularity if the vocabulary runs out."""
         out: list[list[str]] = []
         for start in range(0, len(queries), batch_size):
             batch = queries[start : start + batch_size]
@@ -77,7 +79,8 @@ class Recommender(abc.ABC):
 
 
 def top_n(scores: torch.Tensor, queries: Sequence[Query], vocab: Vocab, n: int) -> list[list[str]]:
-    """Rank vocabulary tracks by score without seeds; fill from popular tracks when fewer than n remain."""
+    """Rank vocabulary tracks by score without seeds;
+    fill from popular tracks when fewer than n remain."""
     scores = scores.clone()
     for row, query in enumerate(queries):
         ids = seed_ids(query, vocab)
@@ -95,7 +98,8 @@ def top_n(scores: torch.Tensor, queries: Sequence[Query], vocab: Vocab, n: int) 
 
 
 def stable_top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """torch.topk with ties ranked by index (lower first), so rankings do not depend on topk's tie order."""
+    """torch.topk with ties ranked by index (lower first),
+    so rankings do not depend on topk's tie order."""
     values, indices = torch.topk(scores, k, dim=1)
     kth = values[:, -1:]
     straddling = ((scores == kth).sum(1) > (values == kth).sum(1)).nonzero().ravel().tolist()
@@ -117,5 +121,6 @@ def fill(chosen: list[str], seeds: list[str], pool: list[str], count: int) -> li
 
 
 def popularity_scores(vocab: Vocab, rows: int) -> torch.Tensor:
-    """Log playlist counts of vocabulary tracks, one row per query (a read-only view: do not modify it)."""
+    """Log playlist counts of vocabulary tracks,
+    one row per query (a read-only view: do not modify it)."""
     return torch.from_numpy(vocab.log_counts).expand(rows, -1)

@@ -1,4 +1,5 @@
-"""Model directories: one shared vocabulary, one sub-directory per trained model, each with a manifest.
+"""Model directories: one shared vocabulary,
+one sub-directory per trained model, each with a manifest.
 
 MODEL_DIR/vocab.json.gz
 MODEL_DIR/<kind>/manifest.json   {"format_version", "kind", "config", "n_tracks", "n_artists", ...}
@@ -47,7 +48,8 @@ def write_manifest(
 
 
 def read_manifest(directory: str | Path, kind: str, vocab: Vocab) -> dict:
-    """The manifest of a saved model, refused unless it is this version, this kind and this vocabulary."""
+    """The manifest of a saved model, refused unless it
+    is this version, this kind and this vocabulary."""
     path = Path(directory) / "manifest.json"
     try:
         with open(path, encoding="utf-8") as f:
@@ -74,13 +76,14 @@ def read_manifest(directory: str | Path, kind: str, vocab: Vocab) -> dict:
 
 
 def config_from(cls: type, data: dict, where: str | Path = "manifest") -> Any:
-    """Rebuild a config dataclass; a key it does not know is refused (the model was saved by another version)."""
+    """Rebuild a config dataclass;
+    a key it does not know is refused (the model was saved by another version)."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise UserError(
-            f"{where}: unknown {cls.__name__} setting(s) {', '.join(unknown)}; the model was saved by "
-            "another version of mmcf: retrain it"
+            f"{where}: unknown {cls.__name__} setting(s) {', '.join(unknown)}; "
+            "the model was saved by another version of mmcf: retrain it"
         )
     return cls(**data)
 

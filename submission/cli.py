@@ -84,7 +84,8 @@ def cmd_train(args) -> int:
 
 
 def _validation_config(args):
-    """The validation carve asked for on the command line (None: the model directory's, or the default)."""
+    """The validation carve asked for on the command line (None:
+    the model directory's, or the default)."""
     from mmcf.mpd.split import ValidationConfig
 
     given = {

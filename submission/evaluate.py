@@ -25,7 +25,8 @@ LABELS = {"r_precision": "R-prec", "ndcg": "NDCG", "ndcg_g": "NDCG/|G|", "clicks
 
 
 def read_recommendations(path: str | Path) -> dict[int, list[str]]:
-    """pid → URIs of a submission CSV (.csv or .csv.gz); run `mmcf verify` for the full rule check."""
+    """pid → URIs of a submission CSV (.csv or .csv.gz);
+    run `mmcf verify` for the full rule check."""
     recs: dict[int, list[str]] = {}
     try:
         with open_text(path) as f:
@@ -45,7 +46,8 @@ def read_recommendations(path: str | Path) -> dict[int, list[str]]:
 
 
 def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
-    """Track → artist and track → playlist count over a training MPD (for artist credit and coverage)."""
+    """Track → artist and track → playlist count over
+    a training MPD (for artist credit and coverage)."""
     artist_of: dict[str, str] = {}
     count: dict[str, int] = {}
     stream = read_playlists(mpd_dir, validate=False)
@@ -124,12 +126,13 @@ def evaluate_submissions(
     ndcg: str = "rules",
     html_path: str | Path | None = None,
 ) -> str:
-    """Score each submission; one submission gives a per-category table, several a model-by-model one.
+    """Score each submission;
+    one submission gives a per-category table, several a model-by-model one.
 
-    Each submission is first checked by the verifier against the challenge set (`challenge`, by default
-    challenge_set.json beside the answers) and refused if invalid, unless `verify` is False. `ndcg`
-    picks the NDCG shown ("rules": the rules text, "g": normalised by |G| as the leaderboard); the JSON
-    has both. `html_path`: also a self-contained HTML report with charts.
+    Each submission is first checked by the verifier against the challenge set (`challenge`, by
+    default challenge_set.json beside the answers) and refused if invalid, unless `verify` is False.
+    `ndcg` picks the NDCG shown ("rules": the rules text, "g": normalised by |G| as the
+    leaderboard); the JSON has both. `html_path`: also a self-contained HTML report with charts.
     """
     answers = read_answers(answers_path)
     if verify:
@@ -152,8 +155,8 @@ def evaluate_submissions(
         else {name: category_table(s, shown) for name, s in summaries.items()}
     )
     note = (
-        f"{len(answers)} held-out playlists; {share:.1%} of held-out tracks occur in ≥ {min_track_count} "
-        "training playlists (the most any vocabulary-based model can reach)"
+        f"{len(answers)} held-out playlists; {share:.1%} of held-out tracks occur in "
+        f"≥ {min_track_count} training playlists (the most any vocabulary-based model can reach)"
     )
     text = "\n\n".join(f"{title}\n{render(t)}" for title, t in tables.items()) + "\n\n" + note
     if markdown_path:

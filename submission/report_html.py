@@ -1,8 +1,9 @@
-"""The evaluation report as one self-contained HTML file (inline SVG charts, no scripts, opens from disk).
+"""The evaluation report as one self-contained HTML file
+(inline SVG charts, no scripts, opens from disk).
 
-Charts, every model side by side: each metric per challenge category (and overall), R-precision by the
-number of seed tracks (the categories' 0, 1, 5, 10, 25, 100), and where the first held-out track appears
-in the ranking. Each chart has its numbers in a table below it.
+Charts, every model side by side: each metric per challenge category (and overall), R-precision by
+the number of seed tracks (the categories' 0, 1, 5, 10, 25, 100), and where the first held-out track
+appears in the ranking. Each chart has its numbers in a table below it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ TITLES = {
     "clicks": "Clicks: pages of 10 before the first hit (lower is better)",
 }
 RANK_BINS = ((1, 1), (2, 5), (6, 10), (11, 20), (21, 50), (51, 100), (101, 200), (201, 500))
-STYLE = """body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 62em; padding: 0 1em; color: #222; }
+STYLE = """body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 62em; \
+padding: 0 1em; color: #222; }
 svg.chart { max-width: 100%; height: auto; display: block; margin: .5em 0; }
 svg .grid { stroke: #e4e4e4; } h2 { font-size: 1.15em; margin: 1.6em 0 .2em; }
 svg .tick, svg .label, svg .legend { font-size: 12px; fill: #444; }
 table { border-collapse: collapse; font-size: 12.5px; margin-bottom: 2.5em; }
-th, td { padding: .2em .55em; border-bottom: 1px solid #eee; text-align: right; font-variant-numeric: tabular-nums; }
+th, td { padding: .2em .55em; border-bottom: 1px solid #eee; text-align: right; \
+font-variant-numeric: tabular-nums; }
 th:first-child, td:first-child { text-align: left; } .note { color: #555; }"""
 
 
@@ -40,7 +43,8 @@ def category_names() -> str:
     """'cat 1: title, 0 seeds; cat 2: title, first 1; …' — what each category shows a model."""
     return "; ".join(
         f"cat {c.number}: {'title' if c.title else 'no title'}, "
-        f"{c.seeds if c.seeds <= 1 else ('first ' if c.in_order else 'random ') + str(c.seeds)} seed"
+        f"{c.seeds if c.seeds <= 1 else ('first ' if c.in_order else 'random ') + str(c.seeds)}"
+        " seed"
         f"{'' if c.seeds == 1 else 's'}"
         for c in CATEGORIES
     )
@@ -79,7 +83,8 @@ def seeds_chart(scores: Mapping[str, pd.DataFrame]) -> tuple[str, str, list[str]
 
 
 def first_hit_chart(scores: Mapping[str, pd.DataFrame]) -> tuple[str, str, list[str], dict]:
-    """Share of playlists (%) whose first hit falls in each rank range, and with no hit in the 500."""
+    """Share of playlists (%) whose first hit falls
+    in each rank range, and with no hit in the 500."""
     groups = [f"{lo}" if lo == hi else f"{lo}–{hi}" for lo, hi in RANK_BINS] + ["no hit"]
     series = {}
     for name, s in scores.items():
@@ -125,7 +130,8 @@ def html_report(scores: Mapping[str, pd.DataFrame], note: str) -> str:
             numbers_table(groups, series, fmt),
         ]
     return (
-        f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>mmcf evaluation</title>"
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<title>mmcf evaluation</title>"
         f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 

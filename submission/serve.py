@@ -3,10 +3,11 @@
     GET  /                 the page: type a title, search and add seed tracks, see the continuation
     GET  /health           {"status": "ok", "model": KIND, "tracks": N}
     GET  /tracks?q=&limit= tracks whose name or artist contains q, most popular first
-    POST /recommend        {"title"?, "tracks"?, "n"?} → {"tracks": [{"uri", "name", "artist", "score"}, …]}
+    POST /recommend        {"title"?, "tracks"?, "n"?}
+                           → {"tracks": [{"uri", "name", "artist", "score"}, …]}
 
-Errors are JSON {"error": "..."} with a 4xx status; an unexpected failure is logged here and answered
-with a bare 500, never a traceback.
+Errors are JSON {"error": "..."} with a 4xx status; an unexpected failure is logged here and
+answered with a bare 500, never a traceback.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def page() -> bytes:
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Routes requests to the Service; every answer, error or not, has a length and a JSON or HTML body."""
+    """Routes requests to the Service;
+    every answer, error or not, has a length and a JSON or HTML body."""
 
     protocol_version = "HTTP/1.1"  # keep-alive
     server_version = "mmcf"
@@ -154,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors http.server finds itself (bad request line, headers too long): JSON too, then close."""
+        """Errors http.server finds itself (bad request line,
+        headers too long): JSON too, then close."""
         self.close_connection = True
         self.body_read = True
         self.command = getattr(self, "command", None) or ""
@@ -191,8 +194,8 @@ def serve(config: ServeConfig) -> None:
     host, port = server.server_address[:2]
     service = server.RequestHandlerClass.service
     print(
-        f"serving the '{service.kind}' model ({service.model.vocab.n_tracks} tracks) on http://{host}:{port}/ "
-        "(Ctrl-C stops)",
+        f"serving the '{service.kind}' model ({service.model.vocab.n_tracks} tracks) "
+        f"on http://{host}:{port}/ (Ctrl-C stops)",
         flush=True,
     )
     try:

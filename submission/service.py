@@ -1,7 +1,8 @@
 """What `mmcf serve` answers, apart from HTTP: health, one playlist's continuation and track search.
 
-Every request is validated here; a bad one raises RequestError (a UserError with an HTTP status) whose
-message names the field at fault. The model is shared by all request threads and scored under a lock.
+Every request is validated here; a bad one raises RequestError (a UserError with an HTTP status)
+whose message names the field at fault. The model is shared by all request threads and scored under
+a lock.
 """
 
 from __future__ import annotations
@@ -104,9 +105,11 @@ def _json_type(value: Any) -> str:
 
 
 class TrackSearch:
-    """Case-insensitive substring search over the vocabulary's track and artist names, most popular first.
+    """Case-insensitive substring search over the
+    vocabulary's track and artist names, most popular first.
 
-    Names are case-folded once into one text of `name<TAB>artist` lines; a search is `str.find` over it.
+    Names are case-folded once into one text of `name<TAB>artist` lines;
+    a search is `str.find` over it.
     """
 
     def __init__(self, vocab: Vocab) -> None:

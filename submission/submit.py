@@ -1,4 +1,5 @@
-"""Answer a challenge set with a trained model and write the submission; resumable batch by batch."""
+"""Answer a challenge set with a trained model and write the submission;
+resumable batch by batch."""
 
 from __future__ import annotations
 
@@ -77,8 +78,9 @@ def make_submission(
 
 
 def model_files(model_dir: str | Path) -> str:
-    """Digest of the name, size and modification time of the vocabulary and every trained model's files (a
-    retrained model rewrites its files, so the answers of an earlier model are never resumed)."""
+    """Digest of the name, size and modification time of the vocabulary and every trained model's
+    files (a retrained model rewrites its files, so the answers of an earlier model are never
+    resumed)."""
     root = Path(model_dir)
     models = [
         d
@@ -101,7 +103,8 @@ def _append(f, batch: list[Query], recs: list[list[str]]) -> None:
 
 
 def _load_partial(path: Path, settings: dict | None) -> dict[int, list[str]]:
-    """Answers of an earlier, interrupted run with the same settings (a torn last line is dropped)."""
+    """Answers of an earlier, interrupted run with the
+    same settings (a torn last line is dropped)."""
     if settings is not None:
         if not path.exists() or _header(path) != settings:
             with open(path, "w", encoding="utf-8") as f:

@@ -1,7 +1,8 @@
-"""Grouped bar charts as inline SVG (no plotting library): one bar per series in each group, a legend, a y axis.
+"""Grouped bar charts as inline SVG (no plotting library):
+one bar per series in each group, a legend, a y axis.
 
-Every bar is a `<rect class="bar">` carrying data-series, data-group and data-value, with a <title> tooltip,
-so the chart is readable by a person and checkable by a program.
+Every bar is a `<rect class="bar">` carrying data-series, data-group and data-value, with a <title>
+tooltip, so the chart is readable by a person and checkable by a program.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def bar_chart(
     width: int = 960,
     height: int = 320,
 ) -> str:
-    """An SVG of len(groups) groups × len(series) bars; NaN values get no bar. `fmt` labels values in the
-    tooltips, `tick_fmt` the y axis."""
+    """An SVG of len(groups) groups × len(series) bars; NaN values get no bar. `fmt` labels values
+    in the tooltips, `tick_fmt` the y axis."""
     top = nice_ceiling(
         max((v for values in series.values() for v in values if not math.isnan(v)), default=0)
     )
@@ -71,7 +72,8 @@ def bar_chart(
             h = plot_h * max(value, 0) / top
             parts.append(
                 f'<rect class="bar" x="{x0 + s * bar_w:.1f}" y="{TOP + plot_h - h:.1f}" '
-                f'width="{max(bar_w - 1, 1):.1f}" height="{h:.1f}" fill="{PALETTE[s % len(PALETTE)]}" '
+                f'width="{max(bar_w - 1, 1):.1f}" height="{h:.1f}" '
+                f'fill="{PALETTE[s % len(PALETTE)]}" '
                 f'data-series="{escape(name)}" data-group="{escape(group)}" data-value="{value!r}">'
                 f'<title>{escape(name)} · {escape(group)}: {escape(fmt(value))}</title></rect>'
             )
@@ -88,7 +90,8 @@ def _axis(top: float, fmt: Callable[[float], str], plot_w: float, plot_h: float)
             f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
         )
         lines.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{escape(fmt(value))}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">'
+            f'{escape(fmt(value))}</text>'
         )
     return lines
 

@@ -1,4 +1,5 @@
-"""Check a submission CSV against every rule of the challenge and report each failure by line and pid."""
+"""Check a submission CSV against every rule of the
+challenge and report each failure by line and pid."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ _TEAM_INFO = f"expected team_info,<team name>,{'|'.join(TRACKS)},<email>"
 
 @dataclass(frozen=True)
 class Problem:
-    """One broken rule. `omitted` > 0 marks the summary that stands for that many more problems of `kind`."""
+    """One broken rule. `omitted` > 0 marks the summary
+    that stands for that many more problems of `kind`."""
 
     kind: str
     message: str
@@ -95,10 +97,12 @@ class _Report:
 def verify_submission(
     path: str | os.PathLike, challenge: str | os.PathLike | Iterable[Query], max_per_kind: int = 20
 ) -> list[Problem]:
-    """Every rule the submission at `path` breaks against `challenge` (a challenge_set.json or its Queries).
+    """Every rule the submission at `path` breaks against
+    `challenge` (a challenge_set.json or its Queries).
 
-    An empty list means valid. At most `max_per_kind` problems of each kind are listed; a final Problem with
-    `omitted` = n stands for the rest. A missing submission file or a bad challenge set raises UserError.
+    An empty list means valid. At most `max_per_kind` problems of each kind are listed; a final
+    Problem with `omitted` = n stands for the rest. A missing submission file or a bad challenge set
+    raises UserError.
     """
     queries = (
         read_challenge(challenge) if isinstance(challenge, (str, os.PathLike)) else list(challenge)
@@ -155,7 +159,8 @@ def format_problems(problems: list[Problem]) -> str:
 
 
 def _lines(path: Path, report: _Report) -> Iterator[tuple[int, str]]:
-    """(line number, decoded text) of the file, gunzipping by content; reading problems go to `report`."""
+    """(line number, decoded text) of the file, gunzipping by content;
+    reading problems go to `report`."""
     try:
         raw = open(path, "rb")
     except FileNotFoundError:
@@ -177,7 +182,8 @@ def _lines(path: Path, report: _Report) -> Iterator[tuple[int, str]]:
 
 
 def _decode(line: bytes, number: int, report: _Report) -> str:
-    """Strict UTF-8 text of one line; undecodable bytes, NULs and a BOM are reported (then replaced/dropped)."""
+    """Strict UTF-8 text of one line; undecodable bytes,
+    NULs and a BOM are reported (then replaced/dropped)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -286,10 +292,12 @@ def _check_row(
 
 
 def _plain_uris(rest: str) -> list[str] | None:
-    """The URIs of a row tail `, <uri>, <uri>…` (or `,<uri>,<uri>…`) when every one is well-formed, else None.
+    """The URIs of a row tail `, <uri>, <uri>…`
+    (or `,<uri>,<uri>…`) when every one is well-formed, else None.
 
-    The fast path for 10,000-row files: one translate compares the row's shape (base-62 → 'x'), and counting the
-    literal prefix proves every field starts with it (it can only match at a field's start).
+    The fast path for 10,000-row files: one translate compares the row's shape (base-62 → 'x'), and
+    counting the literal prefix proves every field starts with it (it can only match at a field's
+    start).
     """
     shape = ("," + rest).translate(_B62_TO_X)
     for sep, unit in _SHAPES.items():

@@ -1,4 +1,5 @@
-"""Write a challenge submission CSV (`.csv` or `.csv.gz`), atomically, refusing anything the rules forbid."""
+"""Write a challenge submission CSV (`.csv` or `.csv.gz`),
+atomically, refusing anything the rules forbid."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def team_info_line(team: str, email: str, track: str = "main") -> str:
 
 
 def submission_row(pid: int, uris: Sequence[str]) -> str:
-    """One CSV line `<pid>, <uri 1>, …, <uri 500>` (no newline); UserError naming the pid if the row breaks a rule."""
+    """One CSV line `<pid>, <uri 1>, …, <uri 500>` (no newline);
+    UserError naming the pid if the row breaks a rule."""
     if not isinstance(pid, numbers.Integral) or isinstance(pid, bool) or pid < 0:
         raise UserError(f"pid {pid!r} is not a non-negative integer")
     uris = list(uris)
@@ -54,7 +56,8 @@ def submission_row(pid: int, uris: Sequence[str]) -> str:
     if not all(isinstance(u, str) for u in uris) or not _ROW.fullmatch(line := ", ".join(uris)):
         bad = next(u for u in uris if not (isinstance(u, str) and re.fullmatch(URI, u)))
         raise UserError(
-            f"pid {pid}: malformed track URI {quoted(bad, 60)} (expected spotify:track:<22 base-62>)"
+            f"pid {pid}: malformed track URI {quoted(bad, 60)} "
+            "(expected spotify:track:<22 base-62>)"
         )
     return f"{int(pid)}, {line}"
 
@@ -66,11 +69,13 @@ def write_submission(
     email: str,
     track: str = "main",
 ) -> Path:
-    """Write the submission CSV for `recommendations` (pid → 500 URIs, or (pid, URIs) pairs) atomically.
+    """Write the submission CSV for `recommendations`
+    (pid → 500 URIs, or (pid, URIs) pairs) atomically.
 
-    A `.gz` suffix gzips it. Raises UserError (and leaves any previous file at `path` untouched) if a row has
-    other than 500 distinct well-formed URIs, a pid repeats, or the team name / email cannot go in a CSV.
-    Whether every challenge pid is present and no seed is recommended is `verify_submission`'s job.
+    A `.gz` suffix gzips it. Raises UserError (and leaves any previous file at `path` untouched) if
+    a row has other than 500 distinct well-formed URIs, a pid repeats, or the team name / email
+    cannot go in a CSV. Whether every challenge pid is present and no seed is recommended is
+    `verify_submission`'s job.
     """
     path = Path(path)
     header = team_info_line(team, email, track)

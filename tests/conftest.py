@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output), a model served over it."""
+"""Shared fixtures: a tiny hand-made MPD in the real format
+(not the generator's output), a model served over it."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def make_track(theme_no: int, k: int, pos: int) -> dict:
 
 
 def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
-    """Playlists of 4 themes with skewed track popularity; real-format quirks (extra field, no description)."""
+    """Playlists of 4 themes with skewed track popularity;
+    real-format quirks (extra field, no description)."""
     rng = random.Random(seed)
     playlists = []
     for i in range(n):

@@ -1,5 +1,6 @@
-"""Atomic writes: a writer that fails or is killed mid-way leaves the old file intact and no temp file behind.
-Plus two source checks: artefacts are written through atomic_write, and inputs are never unpickled or eval'd.
+"""Atomic writes: a writer that fails or is killed mid-way leaves the old file intact and no temp
+file behind. Plus two source checks: artefacts are written through atomic_write, and inputs are
+never unpickled or eval'd.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ with atomic_write(path, mode) as f:
 
 @pytest.mark.parametrize("name, mode", MODES)
 def test_sigkill_mid_stream_keeps_old_file_and_next_write_leaves_no_temp(tmp_path, name, mode):
-    """SIGKILL runs no cleanup, so the killed writer's temp file stays until the next write of that file."""
+    """SIGKILL runs no cleanup, so the killed writer's
+    temp file stays until the next write of that file."""
     path = tmp_path / name
     write_old(path)
     writer = subprocess.Popen(
@@ -129,7 +131,8 @@ def test_unwritable_target_is_a_user_error(tmp_path, target):
 # ---------------------------------------------------------------- source checks
 
 PACKAGES = ("mpd", "models", "ensemble", "submission")
-# Deliberate non-atomic writes: (file, function). The submit journal is append-only and survives torn lines.
+# Deliberate non-atomic writes: (file, function). The submit journal is append-only and survives
+# torn lines.
 APPEND_ONLY = {
     ("submission/submit.py", "make_submission"),
     ("submission/submit.py", "_load_partial"),

@@ -1,8 +1,9 @@
-"""User mistakes through the `mmcf` CLI: each one exits non-zero with one clear line naming the file (and
-pid or line where there is one), never a traceback. Seeds unknown to the vocabulary and long seed lists work.
+"""User mistakes through the `mmcf` CLI: each one exits non-zero with one clear line naming the file
+(and pid or line where there is one), never a traceback. Seeds unknown to the vocabulary and long
+seed lists work.
 
-Bad inputs are built programmatically from the tiny real-format fixture (tests/conftest.py): one good
-playlist list, one mutation per case.
+Bad inputs are built programmatically from the tiny real-format fixture (tests/conftest.py): one
+good playlist list, one mutation per case.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def error_line(err: str, command: str) -> str:
 
 
 def fails(capsys, command: str, *argv, expect: tuple[str, ...] = ()) -> str:
-    """Run `mmcf COMMAND ARGV`; assert exit 2 and one error line containing every `expect` fragment."""
+    """Run `mmcf COMMAND ARGV`;
+    assert exit 2 and one error line containing every `expect` fragment."""
     code, _, err = run(capsys, command, *argv)
     line = error_line(err, command)
     assert code == 2, (code, err)
@@ -55,12 +57,13 @@ def fails(capsys, command: str, *argv, expect: tuple[str, ...] = ()) -> str:
     return line
 
 
-# ---------------------------------------------------------------- shared data: one split, trained models
+# --------------------------------------------------------- shared data: one split, trained models
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> dict[str, Path]:
-    """A split of the tiny MPD (30 challenge playlists) and popularity + kNN models trained on it."""
+    """A split of the tiny MPD (30 challenge playlists)
+    and popularity + kNN models trained on it."""
     root = tmp_path_factory.mktemp("bad_input")
     mpd = write_mpd(root / "mpd", make_playlists(400), per_slice=100)
     paths = split_mpd(mpd, root / "split", per_category=3, seed=0)
@@ -99,7 +102,7 @@ def submit(
     )
 
 
-# ---------------------------------------------------------------- MPD slices: one bad playlist each
+# --------------------------------------------------------- MPD slices: one bad playlist each
 
 
 def _set(field: str, value) -> Callable[[list[dict]], None]:
@@ -117,7 +120,8 @@ def _track(field: str, value=None, delete: bool = False) -> Callable[[list[dict]
     return mutate
 
 
-# case → (mutation of playlists (pids 0..29, slice 0-19 and 20-39), fragments the error line must hold)
+# case → (mutation of playlists (pids 0..29, slice 0-19 and 20-39), fragments the error line must
+# hold)
 PLAYLIST_CASES: dict[str, tuple[Callable[[list[dict]], None], tuple[str, ...]]] = {
     "missing pid": (
         lambda ps: ps[3].pop("pid"),
@@ -291,7 +295,7 @@ def test_playlist_of_250_tracks_trains(tmp_path, capsys):
     assert code == 0 and "trained knn" in out
 
 
-# ---------------------------------------------------------------- challenge sets
+# --------------------------------------------------------- challenge sets
 
 
 def _challenge_case(data: dict, case: str) -> tuple[dict, tuple[str, ...]]:
@@ -415,7 +419,8 @@ def test_malformed_challenge_json(work, tmp_path, capsys):
 
 
 def test_unknown_seeds_still_recommend(work, challenge_data, tmp_path, capsys):
-    """Seeds the model never saw are dropped, not fatal: partly unknown and wholly unknown seed lists."""
+    """Seeds the model never saw are dropped, not fatal:
+    partly unknown and wholly unknown seed lists."""
     data = copy.deepcopy(challenge_data)
     unknown = iter(uri("track", 10**9 + i) for i in range(10**6))
     changed = 0
@@ -437,7 +442,7 @@ def test_unknown_seeds_still_recommend(work, challenge_data, tmp_path, capsys):
         assert code == 0 and "valid" in out_text, err
 
 
-# ---------------------------------------------------------------- recommend
+# --------------------------------------------------------- recommend
 
 
 def test_recommend_with_250_seeds_and_unknown_ones(work, capsys):
@@ -561,7 +566,7 @@ def test_bad_torch_weights_are_refused_not_run(cnn_models, tmp_path, capsys, cas
     assert not marker.exists()
 
 
-# ---------------------------------------------------------------- model directories
+# --------------------------------------------------------- model directories
 
 
 def _copy_models(work, tmp_path: Path) -> Path:
@@ -635,7 +640,7 @@ def test_bad_model_directory(work, tmp_path, capsys, case):
     )
 
 
-# ---------------------------------------------------------------- outputs that cannot be written
+# --------------------------------------------------------- outputs that cannot be written
 
 
 def test_unwritable_outputs(work, tmp_path, capsys):
@@ -700,7 +705,7 @@ def test_submit_refuses_bad_arguments_before_working(work, tmp_path, capsys):
     assert os.listdir(tmp_path) == []
 
 
-# ---------------------------------------------------------------- settings, submissions from other tools
+# --------------------------------------------------------- settings, submissions from other tools
 
 
 def test_bad_settings(work, tmp_path, capsys):
@@ -758,7 +763,7 @@ def test_foreign_submissions(work, tmp_path, capsys):
     )
 
 
-# ---------------------------------------------------------------- real processes: stderr has no traceback
+# --------------------------------------------------------- real processes: stderr has no traceback
 
 
 def cli_processes(*argvs) -> list[tuple[int, str]]:

@@ -29,7 +29,8 @@ VALIDATION = ValidationConfig(per_category=4)  # carved before any model trains
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> tuple[Path, Path]:
-    """A deliberately weak DAE (8 hidden units, one epoch), a tiny CNN and an item-kNN in one model dir."""
+    """A deliberately weak DAE (8 hidden units, one epoch),
+    a tiny CNN and an item-kNN in one model dir."""
     root = tmp_path_factory.mktemp("blend")
     mpd = write_mpd(root / "mpd", make_playlists(600, seed=3), per_slice=200)
     model_dir = root / "models"
@@ -79,22 +80,8 @@ def test_routing_title_only_seeds_only_and_both(models):
 
 def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(models, capsys):
     mpd, model_dir = models
-    assert (
-        main(
-            [
-                "train",
-                "--mpd",
-                str(mpd),
-                "--model-dir",
-                str(model_dir),
-                "--model",
-                "mmcf",
-                "--set",
-                "members=knn,als_not_trained",
-            ]
-        )
-        == 0
-    )
+    argv = ["train", "--mpd", str(mpd), "--model-dir", str(model_dir)]
+    assert main(argv + ["--model", "mmcf", "--set", "members=knn,als_not_trained"]) == 0
     assert capsys.readouterr().out.strip().splitlines() == [
         f"cnn: trained already in {model_dir} (`--model cnn` retrains it)",
         f"dae: trained already in {model_dir} (`--model dae` retrains it)",
@@ -106,8 +93,8 @@ def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(mo
     assert saved["r_precision"] > saved["plain_mmcf_r_precision"]
     loaded = load_model(model_dir, "mmcf")
     assert loaded.weights == saved["weights"] and set(loaded.members) == {"knn"}
-    # The search's numbers are the deployed scoring's: no member saw the validation playlists, so the saved
-    # blend scores them exactly as the search did.
+    # The search's numbers are the deployed scoring's: no member saw the validation playlists, so
+    # the saved blend scores them exactly as the search did.
     validation = Validation.load(model_dir / "validation")
     assert saved["validation_queries"] == len(validation.queries) > 0
     score = validate(loaded, validation.queries, validation.answers).loc["all", "r_precision"]

@@ -1,4 +1,5 @@
-"""The `mmcf` command line end to end on the tiny real-format fixture (classic models only: fast)."""
+"""The `mmcf` command line end to end on the tiny
+real-format fixture (classic models only: fast)."""
 
 import gzip
 import json

@@ -32,7 +32,8 @@ KINDS_HERE = [k for k in KINDS if k != "als" or HAS_IMPLICIT]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Every kind trained into one model directory, in training order; the models as `fit` left them."""
+    """Every kind trained into one model directory, in training order;
+    the models as `fit` left them."""
     root = tmp_path_factory.mktemp("contract")
     mpd = write_mpd(root / "mpd", make_playlists(500, seed=5), per_slice=250)
     model_dir = root / "models"

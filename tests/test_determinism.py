@@ -1,4 +1,5 @@
-"""The same seed gives the same results: a small demo run twice (other hash seeds) writes identical files."""
+"""The same seed gives the same results:
+a small demo run twice (other hash seeds) writes identical files."""
 
 from __future__ import annotations
 
@@ -9,37 +10,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = [
-    "--threads",
-    "1",
-    "demo",
-    "--playlists",
-    "1200",
-    "--per-category",
-    "4",
-    "--models",
-    "popularity",
-    "knn",
-    "dae",
-    "cnn",
-    "mmcf",
+    *("--threads", "1", "demo", "--playlists", "1200", "--per-category", "4"),
+    *("--models", "popularity", "knn", "dae", "cnn", "mmcf"),
 ]
 
 
 def test_two_runs_of_a_small_pipeline_are_identical(tmp_path):
-    """Hash randomisation differs between the runs; thread count is fixed (torch's reductions depend on it)."""
+    """Hash randomisation differs between the runs;
+    thread count is fixed (torch's reductions depend on it)."""
     runs = []
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        command = [sys.executable, "-m", "mmcf.submission.cli", *DEMO]
         runs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mmcf.submission.cli",
-                    *DEMO,
-                    "--workdir",
-                    str(tmp_path / hash_seed),
-                ],
+                command + ["--workdir", str(tmp_path / hash_seed)],
                 cwd=REPO,
                 env=env,
                 text=True,

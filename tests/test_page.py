@@ -1,7 +1,9 @@
-"""The page of `mmcf serve` in headless Chromium: type a title, add a seed found by search, see the continuation.
+"""The page of `mmcf serve` in headless Chromium:
+type a title, add a seed found by search, see the continuation.
 
-Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and selenium (the `test` extra);
-skipped with a message when they are absent. The screenshot is left in pytest's tmp directory.
+Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and selenium (the `test`
+extra); skipped with a message when they are absent. The screenshot is left in pytest's tmp
+directory.
 """
 
 from __future__ import annotations

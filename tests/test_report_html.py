@@ -1,5 +1,6 @@
-"""The HTML evaluation report: one inline SVG per metric with one bar per model × category carrying the
-evaluated value, R-precision by seed count, the first-hit histogram; self-contained (no scripts, no links)."""
+"""The HTML evaluation report: one inline SVG per metric with one bar per model × category carrying
+the evaluated value, R-precision by seed count, the first-hit histogram; self-contained (no scripts,
+no links)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ class Charts(HTMLParser):
 
 @pytest.fixture(scope="module")
 def scores():
-    """Two models over 5 playlists per category: 'good' finds early hits, 'poor' late ones, or none (1 in 4)."""
+    """Two models over 5 playlists per category:
+    'good' finds early hits, 'poor' late ones, or none (1 in 4)."""
     rng = random.Random(0)
     answers = {
         pid: Answer(c.number, [f"t{pid}-{k}" for k in range(10)], ["a"])

@@ -47,42 +47,10 @@ def test_a_model_directory_refuses_changed_training_data(work):
 
 def test_a_model_directory_refuses_other_validation_settings(work, capsys):
     models = work["root"] / "models"
-    assert (
-        main(
-            [
-                "train",
-                "--mpd",
-                str(work["train"]),
-                "--model-dir",
-                str(models),
-                "--model",
-                "popularity",
-                "--val-per-category",
-                "3",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(["train", "--mpd", str(work["train"]), "--model-dir", str(models), "--model", "knn"])
-        == 0
-    )
-    assert (
-        main(
-            [
-                "train",
-                "--mpd",
-                str(work["train"]),
-                "--model-dir",
-                str(models),
-                "--model",
-                "knn",
-                "--val-per-category",
-                "4",
-            ]
-        )
-        == 2
-    )
+    argv = ["train", "--mpd", str(work["train"]), "--model-dir", str(models)]
+    assert main(argv + ["--model", "popularity", "--val-per-category", "3"]) == 0
+    assert main(argv + ["--model", "knn"]) == 0
+    assert main(argv + ["--model", "knn", "--val-per-category", "4"]) == 2
     assert "validation settings" in capsys.readouterr().err
 
 
@@ -157,15 +125,8 @@ def test_evaluate_refuses_what_the_verifier_rejects(work, capsys, caplog):
     rows[1] = ",".join([pid, first, first, *rest[1:]])  # one track twice: NDCG would rise
     bad = work["root"] / "bad.csv"
     bad.write_text("\n".join(rows) + "\n")
-    argv = [
-        "evaluate",
-        "--submission",
-        str(bad),
-        "--answers",
-        str(work["answers"]),
-        "--mpd",
-        str(work["train"]),
-    ]
+    inputs = ["--answers", str(work["answers"]), "--mpd", str(work["train"])]
+    argv = ["evaluate", "--submission", str(bad), *inputs]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{bad}: INVALID, not scored" in err and "repeated" in err
@@ -173,22 +134,7 @@ def test_evaluate_refuses_what_the_verifier_rejects(work, capsys, caplog):
     assert "without verification" in caplog.text
     scores = json.loads((work["root"] / "r.json").read_text())["models"]["bad"]["all"]
     assert {"r_precision", "ndcg", "ndcg_g", "clicks"} <= set(scores)
-    assert (
-        main(
-            [
-                "evaluate",
-                "--submission",
-                str(good),
-                "--answers",
-                str(work["answers"]),
-                "--mpd",
-                str(work["train"]),
-                "--ndcg",
-                "g",
-            ]
-        )
-        == 0
-    )
+    assert main(["evaluate", "--submission", str(good), *inputs, "--ndcg", "g"]) == 0
     assert "NDCG/|G|" in capsys.readouterr().out
 
 

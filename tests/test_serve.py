@@ -1,5 +1,6 @@
-"""`mmcf serve` over a tiny kNN model: the endpoints, the same ranking as `mmcf recommend`, every bad request
-answered 4xx with a JSON error naming the field, and 200 requests from 8 threads at once."""
+"""`mmcf serve` over a tiny kNN model: the endpoints, the same ranking as `mmcf recommend`, every
+bad request answered 4xx with a JSON error naming the field, and 200 requests from 8 threads at
+once."""
 
 from __future__ import annotations
 
@@ -92,16 +93,8 @@ def test_search_is_most_popular_first(server_url, knn_model_dir):
 )
 def test_recommend_matches_the_cli(server_url, knn_model_dir, capsys, payload):
     status, data = post(server_url, payload)
-    argv = [
-        "recommend",
-        "--model-dir",
-        str(knn_model_dir),
-        "--model",
-        "knn",
-        "--json",
-        "-n",
-        str(payload.get("n", 20)),
-    ]
+    argv = ["recommend", "--model-dir", str(knn_model_dir), "--model", "knn"]
+    argv += ["--json", "-n", str(payload.get("n", 20))]
     argv += ["--title", payload["title"]] if "title" in payload else []
     argv += [a for s in payload.get("tracks", []) for a in ("--track", s)]
     assert main(argv) == 0
@@ -183,7 +176,8 @@ def test_bad_http_requests(server_url, method, path, body, headers, status, frag
     ],
 )
 def test_malformed_http(server_url, raw, status, fragment):
-    """What http.client will not send: no or bad Content-Length, chunked bodies, a broken request line."""
+    """What http.client will not send:
+    no or bad Content-Length, chunked bodies, a broken request line."""
     with socket.create_connection(urlsplit(server_url).netloc.split(":"), timeout=10) as sock:
         sock.sendall(raw)
         answer = b""
@@ -229,7 +223,8 @@ def test_internal_errors_are_logged_not_sent(knn_model_dir, monkeypatch, caplog)
 
 
 def test_concurrent_requests(server_url):
-    """200 requests from 8 client threads, each on its own connection: all answered, all the same answer."""
+    """200 requests from 8 client threads, each on its own connection:
+    all answered, all the same answer."""
     payloads = [
         {"title": "Rock Anthems", "tracks": SEEDS[: 1 + i % 3], "n": 10 + i % 5} for i in range(200)
     ]

@@ -1,8 +1,9 @@
-"""The submission verifier: the writer's output passes; every broken rule is reported with its own kind, line and pid.
+"""The submission verifier: the writer's output passes;
+every broken rule is reported with its own kind, line and pid.
 
-Ends with a fuzz test: 1,000 seeded mutations of a valid submission; every one that changes what the file
-says must be rejected, every one that only changes formatting (blank/comment lines, spacing, CRLF, row order,
-gzip) must be accepted.
+Ends with a fuzz test: 1,000 seeded mutations of a valid submission; every one that changes what the
+file says must be rejected, every one that only changes formatting (blank/comment lines, spacing,
+CRLF, row order, gzip) must be accepted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def random_uri(rng: random.Random, kind: str = "track") -> str:
 
 
 def challenge_json(per_category: int, seed: int) -> dict:
-    """A small challenge set in the official format: `per_category` playlists of each of the 10 categories."""
+    """A small challenge set in the official format:
+    `per_category` playlists of each of the 10 categories."""
     rng = random.Random(seed)
     playlists = []
     for c in CATEGORIES:
@@ -76,7 +78,8 @@ def queries(challenge) -> list[Query]:
 
 
 def recommendations(queries: list[Query], seed: int) -> dict[int, list[str]]:
-    """500 distinct non-seed URIs per query, drawn from a shared pool (so rows overlap like real ones)."""
+    """500 distinct non-seed URIs per query,
+    drawn from a shared pool (so rows overlap like real ones)."""
     rng = random.Random(seed)
     pool = [random_uri(rng) for _ in range(1500)]
     return {q.pid: rng.sample([u for u in pool if u not in q.seeds], N_TRACKS) for q in queries}
@@ -101,14 +104,15 @@ def check_text(tmp_path: Path, text: str, challenge, name: str = "sub.csv") -> l
 
 
 def edit_row(text: str, index: int, edit: Callable[[list[str]], list[str]]) -> tuple[str, int, int]:
-    """Apply `edit` to the fields (pid first) of data row `index`; returns the text, the row's line and pid."""
+    """Apply `edit` to the fields (pid first) of data row `index`;
+    returns the text, the row's line and pid."""
     lines = text.split("\n")
     fields = [f.strip() for f in lines[index + 1].split(",")]
     lines[index + 1] = ", ".join(edit(fields))
     return "\n".join(lines), index + 2, int(fields[0])
 
 
-# -- the writer's output is valid ---------------------------------------------------------------------------
+# -- the writer's output is valid ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["sub.csv", "sub.csv.gz"])
@@ -135,7 +139,7 @@ def test_formatting_variants_are_valid(tmp_path, challenge, valid_text):
         assert check_text(tmp_path, text, challenge) == [], what
 
 
-# -- each broken rule has its own kind and message -----------------------------------------------------------
+# -- each broken rule has its own kind and message -------------------------------------------------
 
 
 def test_missing_pid(tmp_path, challenge, valid_text):
@@ -305,11 +309,12 @@ def test_report_is_capped_per_kind(tmp_path, challenge, queries):
     )
 
 
-# -- fuzz ------------------------------------------------------------------------------------------------------
+# -- fuzz ------------------------------------------------------------------------------------------
 
 
 def canonical(data: bytes, gz_name: bool):
-    """What a submission file says (team_info fields, rows as sorted field tuples), or None if it is not UTF-8."""
+    """What a submission file says (team_info fields,
+    rows as sorted field tuples), or None if it is not UTF-8."""
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -328,7 +333,8 @@ def canonical(data: bytes, gz_name: bool):
 
 
 class Mutator:
-    """Random edits of a submission's lines/bytes. Content edits return the problem kind they must cause."""
+    """Random edits of a submission's lines/bytes. Content
+    edits return the problem kind they must cause."""
 
     def __init__(self, rng: random.Random, queries: list[Query], pool: list[str]):
         self.rng, self.queries, self.pool = rng, {q.pid: q for q in queries}, pool
@@ -365,7 +371,8 @@ class Mutator:
         return j, [f.strip() for f in lines[j].split(",")]
 
     def content(self, lines: list[str]) -> tuple[list[str], str]:
-        """One edit that changes what the file says; returns the lines and the kind of problem it causes."""
+        """One edit that changes what the file says;
+        returns the lines and the kind of problem it causes."""
         rng, lines = self.rng, list(lines)
         j, f = self._row(lines)
         pid, seeds = int(f[0]), self.queries[int(f[0])].seeds
@@ -450,7 +457,8 @@ class Mutator:
         return lines
 
     def bytes_level(self, data: bytes, start: int) -> bytes:
-        """Garbage inserted / a byte deleted (after byte `start`), truncation, or another encoding."""
+        """Garbage inserted / a byte deleted (after byte `start`),
+        truncation, or another encoding."""
         rng, what = self.rng, self.rng.randrange(5)
         i = rng.randrange(start, len(data))
         if what == 0:
@@ -467,7 +475,8 @@ class Mutator:
         return text.encode(rng.choice(["utf-16", "utf-16-le", "latin-1", "cp1252", "utf-8-sig"]))
 
     def gzip_level(self, data: bytes) -> bytes:
-        """A gzipped file, corrupted: a flipped byte, truncation, or trailing garbage (zeros are harmless)."""
+        """A gzipped file, corrupted:
+        a flipped byte, truncation, or trailing garbage (zeros are harmless)."""
         rng, gz = self.rng, bytearray(gzip.compress(data, compresslevel=1, mtime=0))
         what = rng.randrange(4)
         if what == 0:

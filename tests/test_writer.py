@@ -1,4 +1,5 @@
-"""The submission writer: the challenge's CSV layout, refusals that name the pid, and atomic replacement."""
+"""The submission writer: the challenge's CSV layout,
+refusals that name the pid, and atomic replacement."""
 
 from __future__ import annotations
 

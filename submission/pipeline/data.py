@@ -1,4 +1,5 @@
-"""The model directory's data: vocabulary, validation carve and corpus, made once and reused after."""
+"""The model directory's data:
+vocabulary, validation carve and corpus, made once and reused after."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ def prepare_data(
 ) -> TrainingData:
     """Vocabulary, validation carve and corpus: made once per model directory, reused after.
 
-    Reuse is keyed by the data's fingerprint (slice names, sizes, digests) and the settings (None: those
-    the directory has, or the defaults for a new one). A model directory whose data or settings changed
-    is refused with what changed, or with `replace` emptied and made anew (the demo's work directory).
+    Reuse is keyed by the data's fingerprint (slice names, sizes, digests) and the settings (None:
+    those the directory has, or the defaults for a new one). A model directory whose data or
+    settings changed is refused with what changed, or with `replace` emptied and made anew (the
+    demo's work directory).
     """
     model_dir = Path(model_dir)
     source_path = model_dir / SOURCE_FILE

@@ -31,8 +31,9 @@ class DemoConfig:
     validation_per_category: int = (
         30  # validation playlists carved before training (epochs, blend weights)
     )
-    # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores: the DAE
-    # samples every negative (no exact head: ~2x cheaper per epoch, 7% lower R-precision converged).
+    # Shorter training than `mmcf train`'s defaults, to fit the demo in ~10 minutes on 2 cores: the
+    # DAE samples every negative (no exact head: ~2x cheaper per epoch, 7% lower R-precision
+    # converged).
     settings: dict[str, dict[str, str]] = field(
         default_factory=lambda: {
             "dae": {"epochs": "5", "head_negatives": "0"},
@@ -113,6 +114,7 @@ def run_demo(config: DemoConfig) -> str:
 
     times = "\n".join(f"  {name:18s} {seconds:7.1f} s" for name, seconds in timings.items())
     return (
-        f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: results are exact for the same seed, "
-        f"thread count, CPU type and package versions):\n{times}\n  {'total':18s} {sum(timings.values()):7.1f} s"
+        f"{report}\n\nsteps ({torch.get_num_threads()} torch threads: "
+        "results are exact for the same seed, thread count, CPU type and package versions):\n"
+        f"{times}\n  {'total':18s} {sum(timings.values()):7.1f} s"
     )

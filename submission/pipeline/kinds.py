@@ -1,4 +1,5 @@
-"""Every model kind the command line knows, listed once, and their settings (presets, --set overrides).
+"""Every model kind the command line knows, listed once,
+and their settings (presets, --set overrides).
 
 The members live in `mmcf.models.registry`; the ensembles over them are added here, one layer up.
 """
@@ -23,7 +24,8 @@ def kind_class(kind: str) -> type[Recommender]:
 
 
 def build_config(kind: str, overrides: dict[str, str], preset: str | None = None) -> Any:
-    """The model's config dataclass, from a named preset (e.g. `reference`) if given, with overrides."""
+    """The model's config dataclass, from a named preset
+    (e.g. `reference`) if given, with overrides."""
     config_cls = kind_class(kind).config_class
     if config_cls is None:
         if overrides:

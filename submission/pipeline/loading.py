@@ -22,7 +22,8 @@ def trained_kinds(model_dir: str | Path) -> list[str]:
 
 
 def choose_kind(model_dir: str | Path, kind: str | None) -> str:
-    """`kind` if trained here; without one the default (the ensemble) if trained, else the only model."""
+    """`kind` if trained here;
+    without one the default (the ensemble) if trained, else the only model."""
     if not Path(model_dir).is_dir():
         raise UserError(f"{model_dir}: no such model directory")
     kinds = trained_kinds(model_dir)

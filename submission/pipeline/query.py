@@ -33,9 +33,11 @@ def has_title(title: str | None) -> bool:
 
 
 def recommend_rows(model: Recommender, title: str | None, tracks: list[str], n: int) -> list[dict]:
-    """The continuation of one playlist by a loaded model: `mmcf recommend` and `mmcf serve` both call this.
+    """The continuation of one playlist by a loaded model:
+    `mmcf recommend` and `mmcf serve` both call this.
 
-    Scores once and ranks with `top_n`, which is what `Recommender.recommend` does with the same scores.
+    Scores once and ranks with `top_n`, which is what
+    `Recommender.recommend` does with the same scores.
     """
     check_usable(model, title, tracks)
     query = Query(pid=0, title=title or None, seeds=list(tracks), category=None)
@@ -47,7 +49,8 @@ def recommend_rows(model: Recommender, title: str | None, tracks: list[str], n: 
 
 
 def check_usable(model: Recommender, title: str | None, tracks: list[str]) -> None:
-    """Refuse a query the model can only answer with popularity: unknown tracks only, or an empty title."""
+    """Refuse a query the model can only answer with popularity:
+    unknown tracks only, or an empty title."""
     known = any(u in model.vocab.track_index for u in tracks)
     if tracks and not known and not has_title(title):
         raise UserError(
@@ -61,7 +64,8 @@ def check_usable(model: Recommender, title: str | None, tracks: list[str]) -> No
 
 
 def track_row(model: Recommender, position: int, uri: str, scores: torch.Tensor) -> dict:
-    """One ranked track; tracks outside the vocabulary (popularity fill) have no name, artist or score."""
+    """One ranked track; tracks outside the vocabulary
+    (popularity fill) have no name, artist or score."""
     i = model.vocab.track_index.get(uri)
     name, artist = name_and_artist(model.vocab, i) if i is not None else ("", "")
     return {
@@ -74,7 +78,8 @@ def track_row(model: Recommender, position: int, uri: str, scores: torch.Tensor)
 
 
 def name_and_artist(vocab: Vocab, i: int) -> tuple[str, str]:
-    """Vocabulary track i's name and its artist's (empty when the artist is outside the vocabulary)."""
+    """Vocabulary track i's name and its artist's
+    (empty when the artist is outside the vocabulary)."""
     artist = vocab.track_artist[i]
     return vocab.track_names[i], vocab.artist_names[artist] if artist >= 0 else ""
 

@@ -38,7 +38,8 @@ def training_order(kinds: Iterable[str], done: Collection[str] = ()) -> list[str
 
 
 def training_plan(model_dir: str | Path, kind: str) -> list[str]:
-    """What `mmcf train --model KIND` trains: the required members not trained here yet, then KIND."""
+    """What `mmcf train --model KIND` trains:
+    the required members not trained here yet, then KIND."""
     return training_order([kind], trained_kinds(model_dir) if Path(model_dir).is_dir() else ())
 
 
@@ -52,11 +53,12 @@ def train(
     validation: ValidationConfig | None = None,
     data: TrainingData | None = None,
 ) -> Recommender:
-    """Fit one model on the playlists of `mpd_dir` (less the validation carve); save it in MODEL_DIR/<kind>.
+    """Fit one model on the playlists of `mpd_dir` (less the validation carve);
+    save it in MODEL_DIR/<kind>.
 
     The model gets what its class declares: the validation playlists, a checkpoint directory, the
-    trained members it requires or uses. `data`: the result of `prepare_data(mpd_dir, model_dir)` when
-    the caller has it already (the demo trains several models on one read). Under torchrun
+    trained members it requires or uses. `data`: the result of `prepare_data(mpd_dir, model_dir)`
+    when the caller has it already (the demo trains several models on one read). Under torchrun
     (WORLD_SIZE > 1) every rank calls this for a data-parallel model (the DAE); rank 0 writes.
     """
     model_dir = Path(model_dir)
