@@ -239,12 +239,12 @@ def test_choose_kind(knn_model_dir, tmp_path):
     assert choose_kind(knn_model_dir, None) == "knn"
     several = tmp_path / "several"
     shutil.copytree(knn_model_dir, several)
-    for kind in ("dae", "cnn"):
+    for kind in ("dae", "cnn", "mmcf"):
         (several / kind).mkdir()
         (several / kind / "manifest.json").write_text("{}")
-    assert choose_kind(several, None) == "mmcf"  # the ensemble whenever its DAE and CNN are there
-    shutil.rmtree(several / "cnn")
-    with pytest.raises(Exception, match=r"several models \(dae, knn\); choose one with --model"):
+    assert choose_kind(several, None) == "mmcf"  # the ensemble whenever it is trained
+    shutil.rmtree(several / "mmcf")
+    with pytest.raises(Exception, match=r"several models \(knn, dae, cnn\) and no 'mmcf'"):
         choose_kind(several, None)
 
 
