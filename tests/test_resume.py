@@ -31,11 +31,17 @@ SUBMIT = ("--team", "t", "--email", "a@b.c")
 # python -c THROTTLED MODULE OWNER NAME SECONDS -- ARGV: `mmcf ARGV` with OWNER.NAME (OWNER "-": the
 # module's own function) sleeping SECONDS before each call.
 THROTTLED = """
-import importlib, sys, time module, owner, method, seconds = sys.argv[1:5] module =
-importlib.import_module(module) cls = module if owner == "-" else getattr(module, owner) slow =
-getattr(cls, method) def throttled(*args, **kwargs):
-    time.sleep(float(seconds)) return slow(*args, **kwargs)
-setattr(cls, method, throttled) from mmcf.submission.cli import main sys.exit(main(sys.argv[6:]))
+import importlib, sys, time
+module, owner, method, seconds = sys.argv[1:5]
+module = importlib.import_module(module)
+cls = module if owner == "-" else getattr(module, owner)
+slow = getattr(cls, method)
+def throttled(*args, **kwargs):
+    time.sleep(float(seconds))
+    return slow(*args, **kwargs)
+setattr(cls, method, throttled)
+from mmcf.submission.cli import main
+sys.exit(main(sys.argv[6:]))
 """
 
 
