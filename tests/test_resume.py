@@ -142,13 +142,15 @@ def test_submit_killed_after_a_batch_resumes(work, reference_submission, tmp_pat
         5,
         *SUBMIT,
     ]
-    kill_when(argv, ("models.base", "Recommender", "recommend", 0.4), lambda: lines(partial) >= 6)
+    kill_when(
+        argv, ("mmcf.models.base", "Recommender", "recommend", 0.4), lambda: lines(partial) >= 6
+    )
     assert not out.exists()
     answered = lines(partial) - 1
     assert 5 <= answered < 30, answered
     with open(partial, "ab") as f:  # and a line torn by a kill in the middle of a write
         f.write(b'{"pid": 123456, "uris": ["spotify:track:')
-    caplog.set_level(logging.INFO, logger="submission.submit")
+    caplog.set_level(logging.INFO, logger="mmcf.submission.submit")
     run(capsys, *argv)
     assert f"resuming: {answered} of 30 playlists already answered" in caplog.text
     assert text(out) == text(reference_submission)
@@ -193,7 +195,7 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
     first = out / "train" / "mpd.slice.0-99.json"
     kill_when(
         ["split", "--mpd", work["mpd"], "--out", out, "--per-category", 3, "--seed", 0],
-        ("mpd.split", "-", "read_slice", 0.3),
+        ("mmcf.mpd.split", "-", "read_slice", 0.3),
         lambda: first.exists(),
     )
     assert not (out / "challenge_set.json").exists()
@@ -214,7 +216,9 @@ def test_train_killed_midway_restarts(work, tmp_path, capsys):
     start."""
     models = tmp_path / "models"
     argv = ["train", "--mpd", work["train"], "--model-dir", models, "--model", "knn"]
-    kill_when(argv, ("models.knn", "ItemKNN", "fit", 30), lambda: (models / "source.json").exists())
+    kill_when(
+        argv, ("mmcf.models.knn", "ItemKNN", "fit", 30), lambda: (models / "source.json").exists()
+    )
     assert not (models / "knn").exists()
     run(capsys, *argv)
     assert filecmp.cmp(
