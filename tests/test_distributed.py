@@ -42,16 +42,8 @@ def tiny_config(vocab, corpus, negatives: int) -> DAEConfig:
     """Network "5": 1 tied + 1 untied epoch, validated; batches of 32, the last of 1 row (one rank
     gets none)."""
     assert len(corpus) % 32 == 1
-    return DAEConfig(
-        configs=("5",),
-        hidden=16,
-        batch_size=32,
-        epochs=2,
-        tied_epochs=1,
-        patience=9,
-        chunk_items=256,
-        negatives=negatives,
-    )
+    small = dict(hidden=16, batch_size=32, epochs=2, tied_epochs=1, patience=9, chunk_items=256)
+    return DAEConfig(configs=("5",), negatives=negatives, **small)
 
 
 def weights(model: DAE) -> dict[str, torch.Tensor]:

@@ -148,13 +148,9 @@ class DAE(Recommender):
     def save(self, directory: str | Path) -> None:
         self._check_trained()
         directory = Path(directory)
+        networks = list(self.nets)
         write_manifest(
-            directory,
-            self.kind,
-            self.vocab,
-            self.config,
-            networks=list(self.nets),
-            history=self.history,
+            directory, self.kind, self.vocab, self.config, networks=networks, history=self.history
         )
         for name, net in self.nets.items():
             save_tensors(directory / f"{name}.pt", net.tensors())
