@@ -1,4 +1,5 @@
-"""DAE throughput on the CPU: training steps and scoring, as playlists/s and achieved GFLOP/s against matmul peaks.
+"""DAE throughput on the CPU: training steps and scoring, as playlists/s and achieved GFLOP/s
+against matmul peaks.
 
     python benchmarks/dae.py [--items 100000,700000] [--threads N] [--out dae_bench.json]
 
@@ -10,20 +11,21 @@ For each vocabulary size and precision (fp32, bf16) it times, on random playlist
 - score: encoder + sigmoid over every track, as `DAE.score` does it.
 
 FLOPs are counted as 2·m·n·k per matmul-like product: a training step's decoder costs 3 matmuls of
-[batch × hidden] by [hidden × C] (logits, grad of hidden, grad of the decoder weights) = 6·batch·hidden·C,
-where C is the number of output columns the step actually computes (every item for the exact loss; the
-positives + head + sampled negatives of each timed batch, averaged, for the sampled loss); the sparse
-encoder adds 2·nnz·hidden forward and 2·nnz·hidden for its weight gradient (nnz = input entries).
-Scoring costs 2·batch·hidden·tracks + 2·nnz·hidden. Element-wise work (sigmoids, the loss, Adam) is
-not counted: it is overhead, not useful FLOPs.
+[batch × hidden] by [hidden × C] (logits, grad of hidden, grad of the decoder weights) =
+6·batch·hidden·C, where C is the number of output columns the step actually computes (every item for
+the exact loss; the positives + head + sampled negatives of each timed batch, averaged, for the
+sampled loss); the sparse encoder adds 2·nnz·hidden forward and 2·nnz·hidden for its weight gradient
+(nnz = input entries). Scoring costs 2·batch·hidden·tracks + 2·nnz·hidden. Element-wise work
+(sigmoids, the loss, Adam) is not counted: it is overhead, not useful FLOPs.
 
 Per row it reports:
 - GFLOP/s: the counted FLOPs / the measured time of the whole step;
 - "of matmul peak": that / the GFLOP/s of the bare dense matmuls of the same shapes and precision
-  ([batch × hidden] × [hidden × C], and for training its two gradient matmuls), timed in the same run:
-  the fraction of what plain matmuls reach at these shapes;
-- "of square peak": that / the GFLOP/s of a large square matmul (--square, default 2048³) of the same
-  precision timed in the same run (best of 5): the fraction of what this CPU reaches on a matmul at all;
+  ([batch × hidden] × [hidden × C], and for training its two gradient matmuls), timed in the same
+  run: the fraction of what plain matmuls reach at these shapes;
+- "of square peak": that / the GFLOP/s of a large square matmul (--square, default 2048³) of the
+  same precision timed in the same run (best of 5): the fraction of what this CPU reaches on a
+  matmul at all;
 - "share of time in matmuls": the bare matmuls' time / the step's time (what this script called the
   "roofline" before). It equals "of matmul peak" up to the encoder's FLOPs (same work counted both
   ways), so the new information is in the GFLOP/s and the square-peak column.
@@ -41,16 +43,11 @@ import torch
 import ujson
 
 from mmcf.mpd.atomic import atomic_write
-from mmcf.models.dae import (
-    DAEConfig,
-    LazyAdam,
-    _Inputs,
-    _NegativeSampler,
-    _Net,
-    _Targets,
-    csr_inputs,
-    output_loss,
-)
+from mmcf.models.dae import DAEConfig
+from mmcf.models.dae.batches import Inputs, NegativeSampler, binary_targets, csr_inputs
+from mmcf.models.dae.network import DAENet
+from mmcf.models.training.lazy_adam import LazyAdam
+from mmcf.models.training.losses import SparseTargets
 
 HIDDEN = 256
 
@@ -61,8 +58,8 @@ def random_batch(
     n_items: int,
     inputs: int,
     targets: int,
-    sampler: _NegativeSampler | None,
-) -> tuple[_Inputs, _Targets]:
+    sampler: NegativeSampler | None,
+) -> tuple[Inputs, SparseTargets]:
     """Inputs and targets of `rows` random playlists, popular items more likely (Zipf-like)."""
 
     def draw(k: int) -> np.ndarray:
@@ -70,24 +67,14 @@ def random_batch(
 
     ids = draw(rows * inputs)
     weights = np.full(len(ids), 1 / np.sqrt(inputs), np.float32)
-    batch_in = _Inputs(
+    batch_in = Inputs(
         torch.from_numpy(ids), torch.arange(0, rows * inputs, inputs), torch.from_numpy(weights)
     )
     pos_rows = np.repeat(np.arange(rows), targets)
     key = np.unique(pos_rows * n_items + draw(rows * targets))
     r, c = key // n_items, key % n_items
     order = np.lexsort((r, c))
-    r, c = r[order], c[order]
-    t = _Targets(torch.from_numpy(r), torch.from_numpy(c))
-    if sampler is not None:
-        positives, local = np.unique(c, return_inverse=True)
-        negatives, weight = sampler.draw(positives, rng)
-        t.columns = torch.from_numpy(np.concatenate([positives, negatives]))
-        t.col_weight = torch.from_numpy(
-            np.concatenate([np.ones(len(positives)), weight]).astype(np.float32)
-        )
-        t.local = torch.from_numpy(local.astype(np.int64))
-    return batch_in, t
+    return batch_in, binary_targets(r[order], c[order], sampler, rng)
 
 
 def timed(fn, repeat: int) -> float:
@@ -104,8 +91,8 @@ def matmul_flops(rows: int, cols: int, train: bool, rank: int = HIDDEN) -> float
 
 
 def square_gflops(bf16: bool, n: int, tries: int = 5) -> float:
-    """GFLOP/s of one [n × n] × [n × n] matmul in the given precision, the best of `tries` (a peak: on a
-    shared machine the mean would measure the other jobs)."""
+    """GFLOP/s of one [n × n] × [n × n] matmul in the given precision, the best of `tries` (a peak:
+    on a shared machine the mean would measure the other jobs)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b  # warm-up
@@ -118,7 +105,8 @@ def square_gflops(bf16: bool, n: int, tries: int = 5) -> float:
 
 
 def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -> float:
-    """Seconds of the bare matmuls of one step: [rows, rank] × [rank, cols] (and its two gradients)."""
+    """Seconds of the bare matmuls of one step: [rows, rank] × [rank, cols] (and its two
+    gradients)."""
     dtype = torch.bfloat16 if bf16 else torch.float32
     h, w = torch.randn(rows, rank, dtype=dtype), torch.randn(cols, rank, dtype=dtype)
     g = torch.randn(rows, cols, dtype=dtype)
@@ -135,12 +123,13 @@ def matmuls(rows: int, cols: int, bf16: bool, train: bool, rank: int = HIDDEN) -
 def train_step(
     n_items: int, rows: int, bf16: bool, negatives: int, steps: int, head: int = 0
 ) -> tuple[float, float, float]:
-    """Seconds per training step (untied network), the mean output columns it computes, its FLOPs."""
+    """Seconds per training step (untied network), the mean output columns it computes, its
+    FLOPs."""
     rng = np.random.default_rng(0)
-    net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0))
+    net = DAENet(n_items, HIDDEN, torch.Generator().manual_seed(0))
     net.untie()
     sampler = (
-        _NegativeSampler(np.arange(n_items)[::-1].copy(), negatives, 0.5, head)
+        NegativeSampler(np.arange(n_items)[::-1].copy(), negatives, 0.5, head)
         if negatives
         else None
     )
@@ -155,7 +144,7 @@ def train_step(
     def step():
         inputs, targets = next(it)
         hidden = net.encode(inputs, sparse_grad=sampler is not None)
-        loss = output_loss(hidden, net, targets, 0.55, DAEConfig.chunk_items, bf16)
+        loss = net.loss(hidden, targets, 0.55, DAEConfig.chunk_items, bf16)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -175,7 +164,7 @@ def score_step(n_items: int, rows: int, bf16: bool) -> tuple[float, float]:
     import scipy.sparse as sp
 
     n_tracks = n_items // 2
-    net = _Net(n_items, HIDDEN, torch.Generator().manual_seed(0)).eval()
+    net = DAENet(n_items, HIDDEN, torch.Generator().manual_seed(0)).eval()
     rng = np.random.default_rng(0)
     x = sp.csr_matrix(
         (

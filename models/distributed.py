@@ -14,6 +14,8 @@ from typing import Callable, Iterable, TypeVar
 import torch
 import torch.distributed as dist
 
+from .training.device import resolve_device
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -41,17 +43,17 @@ def backend_for(device: torch.device | str) -> str:
 
 
 def init_from_env(device: torch.device | str = "auto") -> bool:
-    """Join torchrun's process group if WORLD_SIZE > 1 and none is joined yet; True if training is distributed.
+    """Join torchrun's process group if WORLD_SIZE > 1 and none is joined yet; True if training is
+    distributed.
 
-    `device` is where training runs ("auto": a GPU if torch sees one); on a GPU each process takes the
-    one numbered by its LOCAL_RANK.
+    `device` is where training runs ("auto": a GPU if torch sees one); on a GPU each process takes
+    the one numbered by its LOCAL_RANK.
     """
     if dist.is_available() and dist.is_initialized():
         return active()
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
-    if str(device) == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     if torch.device(device).type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend_for(device))
@@ -86,7 +88,8 @@ def sum_value(value: float, device: torch.device | str = "cpu") -> float:
 
 
 def sum_gradients(params: Iterable[torch.nn.Parameter]) -> None:
-    """Replace each gradient by its sum over all ranks (every rank must have the same gradients set).
+    """Replace each gradient by its sum over all ranks (every rank must have the same gradients
+    set).
 
     A row-sparse gradient stays row-sparse: it is summed over the union of the rows any rank touched
     (so lazy Adam updates exactly the rows one process would), sent as a dense block of those rows,

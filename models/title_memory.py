@@ -1,9 +1,9 @@
-"""Title memory: the mean tracks of the training playlists that carry each distinct normalised title.
+"""Title memory: per distinct normalised title, the mean tracks of the training playlists with it.
 
 A title seen in training ("90s country") has an exact answer — what its playlists held — that the
 CharCNN only approximates; the CNN scores blend with it (`CNNConfig.memory_weight`) and still answer
-every unseen title alone. Measured on 20,000 synthetic playlists (benchmarks/titles.py split):
-category-1 R-precision 0.0485 for the CNN alone, 0.0513 blended half and half.
+every unseen title alone. The gain is measured by benchmarks/titles.py (results in
+benchmarks/results/ and the README).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ TITLES_FILE = "title_memory.json"
 def group_means(
     corpus: PlaylistCorpus, vocab: Vocab, groups: Sequence[np.ndarray]
 ) -> sp.csr_matrix:
-    """Per group of corpus rows, the mean binary [tracks | artists] vector of its playlists (sparse, float32)."""
+    """Per group of corpus rows, the mean binary [tracks | artists] vector of its playlists (sparse,
+    float32)."""
     rows = np.concatenate(groups)
     counts = np.array([len(g) for g in groups], dtype=np.int64)
     owner = np.repeat(np.arange(len(counts)), counts)
@@ -65,7 +66,8 @@ class TitleMemory:
         )
 
     def scores(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Remembered track scores [B, n_tracks] of normalised titles, and which titles were remembered."""
+        """Remembered track scores [B, n_tracks] of normalised titles, and which titles were
+        remembered."""
         found = torch.tensor([t in self._row for t in texts], dtype=torch.bool)
         out = torch.zeros(len(texts), self.matrix.shape[1])
         index = found.nonzero().ravel()

@@ -1,4 +1,5 @@
-"""The title model: shapes, learning title → items, teacher targets, checkpoints, storage, errors."""
+"""The title model: shapes, learning title → items, teacher targets, checkpoints, storage,
+errors."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ import torch
 from mmcf.models.charcnn import (
     CNNConfig,
     CharCNN,
-    SparseTargets,
     TitleNet,
     group_titles,
     mean_targets,
-    output_loss,
     teacher_targets,
-    weighted_bce,
 )
+from mmcf.models.charcnn.training import TitleTraining
+from mmcf.models.training.losses import SparseTargets, output_loss, weighted_bce
 from mmcf.models.popularity import Popularity
 from mmcf.models.validation import validate
 from mmcf.mpd.challenge import Query
@@ -69,7 +69,9 @@ def test_fused_output_loss_matches_plain_loss():
     plain = (weighted_bce(layer(h), y, 0.55) * rows).sum()
     expected = torch.autograd.grad(plain, [h, layer.weight, layer.bias])
     targets = SparseTargets.of(sp.csr_matrix(y.numpy()), torch.device("cpu"))
-    fused = output_loss(h, layer, rows, targets, 0.55, chunk=16)  # 4 chunks, the last one short
+    fused = output_loss(
+        h, layer.weight, layer.bias, targets, 0.55, 16, row_weights=rows
+    )  # 4 chunks, the last one short
     got = torch.autograd.grad(fused, [h, layer.weight, layer.bias])
     torch.testing.assert_close(fused, plain)
     for a, b in zip(got, expected):
@@ -99,11 +101,12 @@ def test_learns_titles_beyond_popularity(data, trained):
 def test_the_network_alone_learns_titles_and_the_check_fails_untrained(
     data, monkeypatch, train_network
 ):
-    """Memory off, the CNN itself must beat popularity on held-out titles; with its epochs skipped (the
-    network stays at its popularity-like bias) the same check fails, so it tests the training."""
+    """Memory off, the CNN itself must beat popularity on held-out titles; with its epochs skipped
+    (the network stays at its popularity-like bias) the same check fails, so it tests the
+    training."""
     vocab, corpus, rows, queries, answers = data
     if not train_network:
-        monkeypatch.setattr(CharCNN, "_epoch", lambda *args: 0.0)
+        monkeypatch.setattr(TitleTraining, "epoch", lambda *args: 0.0)
     alone = CharCNN(CNNConfig(**{**FAST, "memory_weight": 0.0})).fit(corpus, vocab)
     assert alone.memory is None
     cnn = validate(alone, queries, answers).loc["all", "r_precision"]
@@ -123,12 +126,12 @@ def test_score_shape_and_title_only(data, trained):
     np.testing.assert_allclose(scores[0], same_title, rtol=1e-5)
 
 
-def test_unusable_title_falls_back_to_popularity(trained, data):
-    vocab = data[0]
+def test_unusable_title_falls_back_to_popularity(trained):
     scores = trained.score([Query(1, "chill vibes"), Query(42, "!!!"), Query(5, None, seeds=["x"])])
-    ranked_by_count = lambda row: bool(
-        (scores[row][:-1] >= scores[row][1:]).all()
-    )  # vocab is by count
+
+    def ranked_by_count(row: int) -> bool:  # the vocabulary is ordered by count
+        return bool((scores[row][:-1] >= scores[row][1:]).all())
+
     assert ranked_by_count(1) and ranked_by_count(2)  # nothing usable: the popularity ranking
     assert not ranked_by_count(0)
 
@@ -238,19 +241,17 @@ def test_resume_continues_an_interrupted_run(tmp_path, data, monkeypatch):
     config = CNNConfig(**{**FAST, "epochs": 4, "batch": 2})  # 2 steps per epoch over the 4 titles
     whole = CharCNN(config).fit(corpus, vocab)
 
-    validate = CharCNN._validate
-    epochs = []
+    epoch = TitleTraining.epoch
 
-    def dies_in_epoch_3(self, *args):
-        epochs.append(len(epochs) + 1)
-        if len(epochs) == 3:
+    def dies_in_epoch_3(self, number):
+        if number == 3:
             raise Interrupt
-        return validate(self, *args)
+        return epoch(self, number)
 
-    monkeypatch.setattr(CharCNN, "_validate", dies_in_epoch_3)
+    monkeypatch.setattr(TitleTraining, "epoch", dies_in_epoch_3)
     with pytest.raises(Interrupt):
         CharCNN(config).fit(corpus, vocab, checkpoint_dir=tmp_path)
-    monkeypatch.setattr(CharCNN, "_validate", validate)
+    monkeypatch.setattr(TitleTraining, "epoch", epoch)
     with pytest.raises(UserError, match="different training run"):
         CharCNN(CNNConfig(**{**FAST, "epochs": 5, "batch": 2})).fit(
             corpus, vocab, checkpoint_dir=tmp_path, resume=True

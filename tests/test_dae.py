@@ -1,4 +1,5 @@
-"""The DAE: sparse path = dense reference, corruption, routing, resume, files, and that it learns."""
+"""The DAE: sparse path = dense reference, corruption, routing, resume, files, and that it
+learns."""
 
 import numpy as np
 import pytest
@@ -11,21 +12,12 @@ from mmcf.mpd.errors import UserError
 from mmcf.mpd.dataset import from_playlists
 from mmcf.mpd.matrix import build_corpus, build_vocab, item_matrix
 from mmcf.mpd.split import ValidationConfig
-from mmcf.models.dae import (
-    DAE,
-    VARIANTS,
-    DAEConfig,
-    LazyAdam,
-    _NegativeSampler,
-    _Net,
-    _Run,
-    _Targets,
-    _Training,
-    csr_inputs,
-    dense_loss,
-    output_loss,
-    variant_for,
-)
+from mmcf.models.dae import DAE, VARIANTS, DAEConfig, variant_for
+from mmcf.models.dae.batches import NegativeSampler, TrainingData, csr_inputs
+from mmcf.models.dae.network import DAENet
+from mmcf.models.dae.training import DAETraining
+from mmcf.models.training.lazy_adam import LazyAdam
+from mmcf.models.training.losses import SparseTargets, weighted_bce
 from mmcf.models.popularity import Popularity
 from mmcf.models.store import load_tensors
 from mmcf.models.validation import validate
@@ -66,7 +58,7 @@ def test_sparse_encoder_and_chunked_loss_match_dense_reference():
     x.data[:] = np.random.default_rng(0).uniform(0.2, 1.0, x.nnz)
     y = (torch.rand(batch, n_items, generator=gen) < 0.3).float()
     for norm, tied in (("l1", True), ("l2", False)):
-        net = _Net(n_items, 4, gen)
+        net = DAENet(n_items, 4, gen)
         if not tied:
             net.untie()
         with torch.no_grad():
@@ -80,18 +72,17 @@ def test_sparse_encoder_and_chunked_loss_match_dense_reference():
         assert torch.allclose(h, torch.sigmoid(dense @ net.w_enc + net.b_enc), atol=1e-6)
         rows, cols = torch.nonzero(y, as_tuple=True)
         order = torch.argsort(cols, stable=True)
-        loss = output_loss(h, net, _Targets(rows[order], cols[order]), 0.55, chunk=7)
+        loss = net.loss(h, SparseTargets(rows[order], cols[order]), 0.55, chunk=7)
         grads = torch.autograd.grad(loss, list(net.parameters()))
-        ref = dense_loss(
+        ref = weighted_bce(
             torch.sigmoid(dense @ net.w_enc + net.b_enc) @ net.decoder.T + net.b_dec, y, 0.55
-        )
+        ).mean()
         ref_grads = torch.autograd.grad(ref, list(net.parameters()))
         assert torch.allclose(loss, ref, rtol=1e-5)
         for g, r in zip(grads, ref_grads):
             assert torch.allclose(g, r, atol=1e-5)
-        bf16 = output_loss(
-            net.encode(csr_inputs(x, norm)), net, _Targets(rows[order], cols[order]), 0.55, 7, True
-        )
+        targets = SparseTargets(rows[order], cols[order])
+        bf16 = net.loss(net.encode(csr_inputs(x, norm)), targets, 0.55, 7, True)
         assert abs(bf16.detach().item() - ref.item()) < 0.02 * ref.item()
 
 
@@ -99,13 +90,13 @@ def test_loss_weights_negatives_by_055():
     z = torch.tensor([[2.0, -1.0]])
     y = torch.tensor([[1.0, 0.0]])
     expected = -np.log(1 / (1 + np.exp(-2.0))) - 0.55 * np.log(1 - 1 / (1 + np.exp(1.0)))
-    assert float(dense_loss(z, y, 0.55)) == pytest.approx(expected, rel=1e-6)
+    assert float(weighted_bce(z, y, 0.55).mean()) == pytest.approx(expected, rel=1e-6)
 
 
 def test_hide_and_seek_feeds_tracks_or_artists_and_prefixes(data):
     vocab, corpus = data
     rows = np.arange(len(corpus))
-    train = _Training(corpus, vocab, rows)
+    train = TrainingData(corpus, vocab, rows)
     rng = np.random.default_rng(0)
     parts = set()
     for _ in range(20):
@@ -194,17 +185,17 @@ def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives)
     vocab, corpus, validation = training.vocab, training.corpus, training.validation
     config = DAEConfig(configs=("5",), **{**FAST, "patience": 9, "negatives": negatives})
     straight = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "a")
-    epoch = _Run.epoch
+    epoch = DAETraining.epoch
 
-    def killed_in_epoch_2(run, net, opt, number):
-        if number == 1:
+    def killed_in_epoch_2(task, number):
+        if number == 2:
             raise KeyboardInterrupt
-        return epoch(run, net, opt, number)
+        return epoch(task, number)
 
-    monkeypatch.setattr(_Run, "epoch", killed_in_epoch_2)
+    monkeypatch.setattr(DAETraining, "epoch", killed_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b")
-    monkeypatch.setattr(_Run, "epoch", epoch)
+    monkeypatch.setattr(DAETraining, "epoch", epoch)
     resumed = DAE(config).fit(corpus, vocab, validation, checkpoint_dir=tmp_path / "b", resume=True)
     assert [h["epoch"] for h in resumed.history["5"]] == [1, 2]
     assert all(h["r_precision"] is not None for h in resumed.history["5"])  # validated every epoch
@@ -212,9 +203,9 @@ def test_resume_reaches_the_same_weights(data, tmp_path, monkeypatch, negatives)
     a, b = (
         load_tensors(tmp_path / run / "dae-5.ckpt.pt") for run in "ab"
     )  # the last epoch's state
-    assert a["net"].keys() == b["net"].keys() and "w_dec" in a["net"]
-    for name in a["net"]:
-        assert torch.allclose(a["net"][name], b["net"][name]), name
+    assert a["weights"].keys() == b["weights"].keys() and "w_dec" in a["weights"]
+    for name in a["weights"]:
+        assert torch.allclose(a["weights"][name], b["weights"][name]), name
     for name in straight.nets["5"].tensors():
         assert torch.allclose(straight.nets["5"].tensors()[name], resumed.nets["5"].tensors()[name])
     again = DAE(config).fit(
@@ -241,25 +232,23 @@ def test_learns_more_than_popularity():
 
 def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
     vocab, corpus = data
-    train = _Training(corpus, vocab, np.arange(len(corpus)))
-    net = _Net(vocab.n_items, 8, torch.Generator().manual_seed(0))
+    train = TrainingData(corpus, vocab, np.arange(len(corpus)))
+    net = DAENet(vocab.n_items, 8, torch.Generator().manual_seed(0))
     net.untie()
     batch = np.arange(6)
     h = net.encode(train.inputs(batch, VARIANTS["5"], np.random.default_rng(0), False, "l2"))
-    exact = output_loss(h, net, train.batch_targets(batch), 0.55, 64)
+    exact = net.loss(h, train.batch_targets(batch), 0.55, 64)
     counts = np.bincount(train.targets.indices, minlength=vocab.n_items)
-    sampler = _NegativeSampler(counts, 40, 0.5)
+    sampler = NegativeSampler(counts, 40, 0.5)
     rng = np.random.default_rng(1)
     draws = [
-        output_loss(h, net, train.batch_targets(batch, sampler, rng), 0.55, 64).item()
-        for _ in range(300)
+        net.loss(h, train.batch_targets(batch, sampler, rng), 0.55, 64).item() for _ in range(300)
     ]
     assert np.mean(draws) == pytest.approx(exact.item(), rel=0.02)
     head = vocab.n_items // 2  # the most frequent half summed exactly
-    headed = _NegativeSampler(counts, 40, 0.5, head=head)
+    headed = NegativeSampler(counts, 40, 0.5, head=head)
     with_head = [
-        output_loss(h, net, train.batch_targets(batch, headed, rng), 0.55, 64).item()
-        for _ in range(300)
+        net.loss(h, train.batch_targets(batch, headed, rng), 0.55, 64).item() for _ in range(300)
     ]
     assert np.mean(with_head) == pytest.approx(exact.item(), rel=0.02)
     assert np.std(with_head) < 0.8 * np.std(draws)
@@ -271,7 +260,7 @@ def test_sampled_loss_is_unbiased_and_lazy_adam_touches_only_sampled_rows(data):
     targets = train.batch_targets(batch, sampler, rng)
     opt = LazyAdam(net.parameters(), lr=0.1)
     before = net.w_dec.detach().clone()
-    output_loss(h, net, targets, 0.55, 64).backward()
+    net.loss(h, targets, 0.55, 64).backward()
     opt.step()
     moved = torch.nonzero((net.w_dec != before).any(1)).flatten()
     assert torch.equal(moved, torch.sort(targets.columns).values)

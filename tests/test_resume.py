@@ -1,7 +1,8 @@
-"""Long steps killed with SIGKILL resume (or restart) cleanly: the rerun's result equals an uninterrupted run.
+"""Long steps killed with SIGKILL resume (or restart) cleanly: the rerun's result equals an
+uninterrupted run.
 
-The killed runs are real `mmcf` processes with one method slowed down (THROTTLED below), so the kill lands
-at a known point without making the test slow or flaky.
+The killed runs are real `mmcf` processes with one method slowed down (THROTTLED below), so the kill
+lands at a known point without making the test slow or flaky.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from mmcf.submission.pipeline.training import train
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = ("--team", "t", "--email", "a@b.c")
 
-# python -c THROTTLED MODULE OWNER NAME SECONDS -- ARGV: `mmcf ARGV` with OWNER.NAME (OWNER "-": the module's own
-# function) sleeping SECONDS before each call.
+# python -c THROTTLED MODULE OWNER NAME SECONDS -- ARGV: `mmcf ARGV` with OWNER.NAME (OWNER "-": the
+# module's own function) sleeping SECONDS before each call.
 THROTTLED = """
 import importlib, sys, time
 module, owner, method, seconds = sys.argv[1:5]
@@ -47,7 +48,8 @@ sys.exit(main(sys.argv[6:]))
 def kill_when(
     argv: list, slow: tuple[str, str, str, float], ready: Callable[[], bool], timeout: float = 90
 ) -> None:
-    """Run `mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL it once `ready()`."""
+    """Run `mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL it once
+    `ready()`."""
     module, owner, method, seconds = slow
     process = subprocess.Popen(
         [
@@ -182,7 +184,8 @@ def test_submit_restarts_over_a_partial_of_other_settings(
     assert text(out) == text(reference_submission) and not partial.exists()
 
 
-# ---------------------------------------------------------------- mmcf split (resumes slice by slice)
+# ---------------------------------------------------------------- mmcf split (resumes slice by
+# slice)
 
 
 def test_split_killed_midway_resumes(work, tmp_path, capsys):
@@ -209,7 +212,8 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
 
 
 def test_train_killed_midway_restarts(work, tmp_path, capsys):
-    """kNN has no checkpoints: a rerun after a kill (vocabulary already written) trains from the start."""
+    """kNN has no checkpoints: a rerun after a kill (vocabulary already written) trains from the
+    start."""
     models = tmp_path / "models"
     argv = ["train", "--mpd", work["train"], "--model-dir", models, "--model", "knn"]
     kill_when(
@@ -227,12 +231,13 @@ def _dae_resume_missing() -> str | None:
     try:
         from mmcf.models.dae import DAE
     except Exception as exc:  # noqa: BLE001 - any import problem means "not in place yet"
-        return f"models/dae.py is not importable ({type(exc).__name__}: {exc})"
+        return f"mmcf.models.dae is not importable ({type(exc).__name__}: {exc})"
     missing = [name for name in ("config_class", "resumable") if not getattr(DAE, name, None)]
     if missing:
         return (
-            f"models.dae.DAE lacks {' and '.join(missing)}: without them `mmcf train --model dae` refuses "
-            "--set and never passes checkpoint_dir/resume to DAE.fit"
+            f"mmcf.models.dae.DAE lacks {' and '.join(missing)}: without them "
+            "`mmcf train --model dae` refuses --set and never passes checkpoint_dir/resume "
+            "to DAE.fit"
         )
     return None
 
@@ -277,9 +282,9 @@ def test_dae_training_killed_after_an_epoch_resumes(tmp_path, capsys, caplog):
         *DAE_SETTINGS,
     ]
     checkpoint = models / "dae" / "checkpoints" / "dae-5.ckpt.pt"
-    kill_when(argv, ("mmcf.models.dae", "_Run", "epoch", 1.0), checkpoint.exists)
+    kill_when(argv, ("mmcf.models.dae.training", "DAETraining", "epoch", 1.0), checkpoint.exists)
     assert not (models / "dae" / "manifest.json").exists()
-    caplog.set_level(logging.INFO, logger="mmcf.models.dae")
+    caplog.set_level(logging.INFO, logger="mmcf.models.training.trainer")
     run(capsys, *argv)
     assert "resuming after epoch 1" in caplog.text
     ours, theirs = (DAE.load(d / "dae", load_vocab(d)) for d in (models, reference))
