@@ -1,15 +1,18 @@
 """Ours vs implicit's ALS on the same data and split: quality and speed side by side.
 
-    python benchmarks/als.py [--playlists 20000] [--per-category 100] [--models implicit-als,dae] [--out als.json]
+    python benchmarks/als.py [--playlists 20000] [--per-category 100] \
+        [--models implicit-als,dae] [--out als.json]
 
-Needs the optional extra `compare` (implicit). Builds the held-out split of benchmarks/dae_ablation.py
-(synthetic playlists, challenge-shaped queries), then for each recommender measures:
+Needs the optional extra `compare` (implicit). Builds the held-out split of
+benchmarks/dae_ablation.py (synthetic playlists, challenge-shaped queries), then for each
+recommender measures:
 - fit seconds (wall, same machine, same run);
 - recommend throughput for the held-out playlists (top 500, seeds excluded), playlists/s;
 - its achieved GFLOP/s: the FLOPs of the recommend call (2·m·n·k per matmul: scoring every track,
   2·playlists·rank·tracks; implicit's fold-in of each playlist's s seeds by Cholesky,
-  2·s·rank² + 2·s·rank + rank³/3 + 2·rank²; the DAE's sparse encoder, 2·nnz·hidden; top-500 selection
-  and URI lists are not FLOPs) / the recommend time, and its ratio to two peaks timed in the same run
+  2·s·rank² + 2·s·rank + rank³/3 + 2·rank²; the DAE's sparse encoder, 2·nnz·hidden; top-500
+  selection and URI lists are not FLOPs) / the recommend time, and its ratio to two peaks timed in
+  the same run
   (fp32): the bare scoring matmul of the same shape ([batch × rank] × [rank × tracks]), and a large
   square matmul (what this CPU reaches on a matmul at all);
 - "share of time in matmuls": the bare scoring matmuls' time / the recommend time (this script's
@@ -17,9 +20,9 @@ Needs the optional extra `compare` (implicit). Builds the held-out split of benc
 - R-precision, NDCG and clicks over all held-out playlists.
 The kNN scores with a sparse product: no FLOP count or peak for it.
 
-`implicit-als` is what a user of implicit would run: AlternatingLeastSquares.fit on the playlist × track
-matrix, then recommend(..., recalculate_user=True) to fold in each new playlist's seeds. `dae` and
-`item-knn` are ours (default settings) through Recommender.recommend.
+`implicit-als` is what a user of implicit would run: AlternatingLeastSquares.fit on the playlist ×
+track matrix, then recommend(..., recalculate_user=True) to fold in each new playlist's seeds.
+`dae` and `item-knn` are ours (default settings) through Recommender.recommend.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ class ImplicitALS:
 
 
 def implicit_flops(model: ImplicitALS, queries, vocab) -> float:
-    """FLOPs of implicit's recommend with recalculate_user: Cholesky fold-in per playlist + scoring every track."""
+    """FLOPs of implicit's recommend with recalculate_user: Cholesky fold-in per playlist + scoring
+    every track."""
     r = model.rank
     seeds = np.array([len(seed_ids(q, vocab)) for q in queries], dtype=np.float64)
     fold_in = (2 * seeds * r * r + 2 * seeds * r + r**3 / 3 + 2 * r * r).sum()
@@ -177,8 +181,8 @@ def main() -> None:
     vocab = build_vocab(train)
     corpus = build_corpus(train, vocab)
     print(
-        f"{len(corpus)} training playlists, {vocab.n_tracks} tracks, {len(queries)} held-out playlists, "
-        f"{torch.get_num_threads()} threads"
+        f"{len(corpus)} training playlists, {vocab.n_tracks} tracks, "
+        f"{len(queries)} held-out playlists, {torch.get_num_threads()} threads"
     )
     dae_config = DAEConfig()
     if args.dae_epochs:

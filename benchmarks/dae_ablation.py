@@ -1,18 +1,21 @@
-"""DAE ablations on a synthetic TUNING split: one held-out split, several DAE settings, popularity beside.
+"""DAE ablations on a synthetic TUNING split: one held-out split, several DAE settings, popularity
+beside.
 
-    python benchmarks/dae_ablation.py --out dae_ablation.json [--playlists 20000] [--runs default,reference]
-    python benchmarks/dae_ablation.py --merge a.json b.json --out both.json     # one table of separate runs
+    python benchmarks/dae_ablation.py --out dae_ablation.json [--playlists 20000] \
+        [--runs default,reference]
+    python benchmarks/dae_ablation.py --merge a.json b.json --out both.json  # one table of runs
 
 By default the data and split are a TUNING split: synthetic seed 1, split seed 1, 20,000 playlists,
-100 held out per category. It differs in data and seed from what the README and `mmcf demo` report on
-(synthetic seed 0, split seed 0), so settings chosen here are not chosen on the numbers they are
+100 held out per category. It differs in data and seed from what the README and `mmcf demo` report
+on (synthetic seed 0, split seed 0), so settings chosen here are not chosen on the numbers they are
 reported with. The script refuses to run on the demo's synthetic seed 0 unless given
 `--allow-report-split` (use that only to reproduce the README's report numbers, never to tune).
 
-The split is made like `mmcf split`: challenge-shaped playlists (by full length) are taken out of the
-synthetic set; validation playlists are carved from the rest as `mmcf train` carves them (50 per
-category), and the vocabulary and corpus are built from what remains. Every run trains on that corpus,
-is early-stopped on those validation playlists, and is scored on the same held-out queries. Prints R-precision per category, overall NDCG and clicks, training time; writes JSON.
+The split is made like `mmcf split`: challenge-shaped playlists (by full length) are taken out of
+the synthetic set; validation playlists are carved from the rest as `mmcf train` carves them (50 per
+category), and the vocabulary and corpus are built from what remains. Every run trains on that
+corpus, is early-stopped on those validation playlists, and is scored on the same held-out queries.
+Prints R-precision per category, overall NDCG and clicks, training time; writes JSON.
 
 `reference` is the published setting in full (exact loss over every output, 20 epochs): hours on a
 2-core CPU at 20k playlists. `reference-sampled` keeps its batch, L1 input, zero bias and learning
@@ -79,7 +82,8 @@ TUNING_SEED = 1  # this script's default: another synthetic data set and another
 def held_out_split(n: int, seed: int, per_category: int, split_seed: int | None = None):
     """Training playlists and challenge-shaped queries + answers, as `mmcf split` makes them.
 
-    `seed` is the synthetic data's, `split_seed` the held-out selection's (default: `seed`, as in the demo).
+    `seed` is the synthetic data's, `split_seed` the held-out selection's (default: `seed`, as in
+    the demo).
     """
     split_seed = seed if split_seed is None else split_seed
     playlists = list(synthetic_playlists(n, seed))
@@ -107,7 +111,8 @@ def main() -> None:
         "--seed",
         type=int,
         default=TUNING_SEED,
-        help=f"synthetic data seed (default {TUNING_SEED}: the tuning data; {DEMO_SEED} is the demo's)",
+        help=f"synthetic data seed (default {TUNING_SEED}: the tuning data; "
+        f"{DEMO_SEED} is the demo's)",
     )
     parser.add_argument(
         "--split-seed", type=int, default=None, help="held-out selection seed (default: --seed)"
@@ -151,9 +156,10 @@ def main() -> None:
     split_seed = args.seed if args.split_seed is None else args.split_seed
     if args.seed == DEMO_SEED and not args.allow_report_split:
         print(
-            f"dae_ablation.py: error: synthetic seed {DEMO_SEED} is the data `mmcf demo` and the README report on; "
-            f"tuning on it would choose settings on the numbers they are reported with. Use another seed "
-            f"(default {TUNING_SEED}), or pass --allow-report-split to reproduce report numbers (not to tune).",
+            f"dae_ablation.py: error: synthetic seed {DEMO_SEED} is the data `mmcf demo` and the "
+            "README report on; tuning on it would choose settings on the numbers they are reported "
+            f"with. Use another seed (default {TUNING_SEED}), or pass --allow-report-split to "
+            "reproduce report numbers (not to tune).",
             file=sys.stderr,
         )
         sys.exit(2)
@@ -167,8 +173,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     print(
-        f"{kind}: {args.playlists} synthetic playlists, synthetic seed {args.seed}, split seed {split_seed}, "
-        f"{args.per_category} held out per category (the demo/README report split: seed {DEMO_SEED}/{DEMO_SEED})",
+        f"{kind}: {args.playlists} synthetic playlists, synthetic seed {args.seed}, "
+        f"split seed {split_seed}, {args.per_category} held out per category "
+        f"(the demo/README report split: seed {DEMO_SEED}/{DEMO_SEED})",
         flush=True,
     )
     train, queries, answers = held_out_split(
@@ -313,21 +320,22 @@ def report(tables: dict[str, pd.DataFrame], info: dict[str, dict], header: dict)
         else "REPORT (demo data, not for tuning)"
     )
     print(
-        f"\n{kind} split: {header['playlists']} synthetic playlists, seed {header['seed']}, split seed "
-        f"{header.get('split_seed', header['seed'])}; vocabulary covers {header['coverage']:.1%} of held-out tracks"
+        f"\n{kind} split: {header['playlists']} synthetic playlists, seed {header['seed']}, "
+        f"split seed {header.get('split_seed', header['seed'])}; "
+        f"vocabulary covers {header['coverage']:.1%} of held-out tracks"
     )
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.precision", 4):
         print(
-            "\nHeld-out R-precision, overall and by category (with --configs, categories of untrained networks "
-            "are served by the first one):"
+            "\nHeld-out R-precision, overall and by category (with --configs, categories of "
+            "untrained networks are served by the first one):"
         )
         print(rprec)
         print("\nHeld-out NDCG, clicks, held-out playlists scored, training seconds (wall, CPU):")
         print(summary)
         if len(val):
             print(
-                "\nBest validation R-precision per network (best epoch / epochs run), on the DAE's own validation "
-                "playlists:"
+                "\nBest validation R-precision per network (best epoch / epochs run), "
+                "on the DAE's own validation playlists:"
             )
             print(val)
 

@@ -5,13 +5,15 @@ title becomes a title-only query (category 1 shape: no seeds), its answer all of
 outside the vocabulary count as misses). Models train on the rest. Reported on
   cat1    test playlists of 10–50 tracks (the lengths of challenge category 1),
   exotic  test playlists whose titles carry non-Latin letters or emoji (any length),
-  lost    test playlists whose titles the reference normaliser empties (all non-Latin / emoji / symbols),
+  lost    test playlists whose titles the reference normaliser empties (all non-Latin / emoji
+          / symbols),
   all     every titled test playlist.
-A title the model cannot use (normalises to nothing, or no known character) falls back to popularity.
-The peer "title lookup" needs no model: a test title seen verbatim (after normalising) in training gets
-the mean tracks of those training playlists, other titles get popularity.
+A title the model cannot use (normalises to nothing, or no known character) falls back to
+popularity. The peer "title lookup" needs no model: a test title seen verbatim (after normalising)
+in training gets the mean tracks of those training playlists, other titles get popularity.
 
-    python benchmarks/titles.py [--playlists 20000] [--seed 1] [--teacher] [--out benchmarks/results/titles.json]
+    python benchmarks/titles.py [--playlists 20000] [--seed 1] [--teacher] \
+        [--out benchmarks/results/titles.json]
 
 The default seed (1) makes a tuning data set, other than the demo's (synthetic seed 0), on which the
 README reports. The title models choose their epoch on validation playlists carved from the training
@@ -150,7 +152,8 @@ def title_lookup(corpus, vocab, titles: list[str], mode: str) -> tuple[torch.Ten
 
 
 def teacher_dae(training: TrainingData, seed: int, directory: Path | None):
-    """The DAE network serving category 1 as the title model's teacher: loaded from `directory` if one was
+    """The DAE network serving category 1 as the title model's teacher: loaded from `directory` if
+    one was
     saved there (by this script, same split), else trained here (and saved there)."""
     from mmcf.models.dae import DAE, DAEConfig
 
@@ -200,8 +203,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.weights and args.seed == 0 and not args.allow_report_split:
         parser.error(
-            "--weights tunes the title weight, and seed 0 is the data `mmcf demo` and the README report on; "
-            "use another --seed (e.g. 1), or --allow-report-split to reproduce report numbers (not to tune)"
+            "--weights tunes the title weight, and seed 0 is the data `mmcf demo` and the README "
+            "report on; use another --seed (e.g. 1), or --allow-report-split to reproduce report "
+            "numbers (not to tune)"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -276,8 +280,9 @@ def print_table(results: dict) -> None:
     models = results["models"]
     sizes = next(iter(models.values()))
     print(
-        f"\n{results['playlists']} synthetic playlists (seed {results['seed']}), {results['train']} for training, "
-        f"{results['n_items']} items; vocabulary covers {results['coverage']:.1%} of held-out tracks"
+        f"\n{results['playlists']} synthetic playlists (seed {results['seed']}), "
+        f"{results['train']} for training, {results['n_items']} items; "
+        f"vocabulary covers {results['coverage']:.1%} of held-out tracks"
     )
     head = "".join(f"{g + ' (' + str(sizes[g]['queries']) + ')':>16}" for g in GROUPS)
     print(f"{'title-only R-precision':<40}{head}{'exotic usable':>15}{'train s':>9}{'epochs':>8}")
@@ -286,7 +291,8 @@ def print_table(results: dict) -> None:
         cells = "".join(f"{m[g]['r_precision']:>16.4f}" for g in GROUPS)
         epochs = f"{m['best_epoch']}/{m['epochs_run']}" if "best_epoch" in m else "-"
         print(
-            f"{name:<40}{cells}{m['exotic']['usable']:>15.1%}{m.get('train_seconds', 0):>9.1f}{epochs:>8}"
+            f"{name:<40}{cells}{m['exotic']['usable']:>15.1%}"
+            f"{m.get('train_seconds', 0):>9.1f}{epochs:>8}"
             f"   ({m['cat1']['r_precision'] / base:.1f}× popularity on cat1)"
         )
 

@@ -1,7 +1,7 @@
 """Atomic file writes: write a temp file beside the target, fsync, rename.
 
-Temp files are named `.NAME.<pid>-<random>.tmp`; one left by a killed writer (SIGKILL cannot be cleaned up
-after) is removed by the next write of NAME once that pid is gone.
+Temp files are named `.NAME.<pid>-<random>.tmp`; one left by a killed writer (SIGKILL cannot be
+cleaned up after) is removed by the next write of NAME once that pid is gone.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The challenge set: its ten categories, the Query every model answers, and reading challenge_set.json."""
+"""The challenge set: its ten categories, the Query every model answers, and reading
+challenge_set.json."""
 
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def query_from_challenge(playlist: dict, path, index: int) -> Query:
     )
     category = infer_category(len(tracks), bool(title), in_order)
     if category is None:
-        shape = f"{len(tracks)} {'in-order' if in_order else 'random'} seeds, {'a' if title else 'no'} title"
+        order = "in-order" if in_order else "random"
+        shape = f"{len(tracks)} {order} seeds, {'a' if title else 'no'} title"
         raise DataError(path, f"shape matches no challenge category ({shape})", pid)
     return Query(
         pid=pid,

@@ -43,7 +43,8 @@ class SourceDigest:
 
 
 def describe_change(old: dict | None, new: dict) -> str | None:
-    """What differs between two stored fingerprints (None if nothing): files added, removed or changed."""
+    """What differs between two stored fingerprints (None if nothing): files added, removed or
+    changed."""
     if old is not None and old.get("digest") == new.get("digest"):
         return None
     before, after = (old or {}).get("files", {}), new.get("files", {})

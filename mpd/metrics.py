@@ -1,4 +1,4 @@
-"""The challenge's metrics: R-precision with artist credit, its NDCG, and recommended-songs clicks."""
+"""The challenge's metrics: R-precision with artist credit, NDCG and recommended-songs clicks."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class Answer:
 def r_precision(
     recs: Sequence[str], targets: set[str], target_artists: set[str], artist_of: Mapping[str, str]
 ) -> float:
-    """Hits among the first |G| recommendations; a miss by a held-out artist earns 0.25, once per artist."""
+    """Hits among the first |G| recommendations; a miss by a held-out artist earns 0.25, once per
+    artist."""
     if not targets:
         return 0.0
     credited: set[str] = set()
@@ -83,7 +84,8 @@ def score_playlist(
 def score_all(
     recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer], artist_of: Mapping[str, str]
 ) -> pd.DataFrame:
-    """One row per answered playlist: pid, category, the three metrics and the first hit's position (NaN
+    """One row per answered playlist: pid, category, the three metrics and the first hit's position
+    (NaN
     without one); missing recs score as nothing."""
     rows = [
         {"pid": pid, "category": a.category, **score_playlist(recs.get(pid, []), a, artist_of)}

@@ -1,4 +1,4 @@
-"""Shape statistics of an MPD-format directory, side by side with the real MPD's published figures."""
+"""Shape statistics of an MPD-format directory, beside the real MPD's published figures."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ _SPACE = re.compile(r"\s+")
 
 
 def normalise_title(title: str) -> str:
-    """Lower-case, drop punctuation and symbols (emoji too), collapse whitespace; letters of any script stay."""
+    """Lower-case, drop punctuation and symbols (emoji too), collapse whitespace; letters of any
+    script stay."""
     kept = "".join(ch if ch.isalnum() or ch.isspace() else "" for ch in title.lower())
     return _SPACE.sub(" ", kept).strip()
 
@@ -114,7 +115,8 @@ def _cell(value: Any) -> str:
 
 
 def format_stats(stats: dict[str, Any], reference: dict[str, Any] | None = None) -> str:
-    """A plain-text table of the statistics, with a reference column (e.g. MPD_PUBLISHED) when given."""
+    """A plain-text table of the statistics, with a reference column (e.g. MPD_PUBLISHED) when
+    given."""
     header = ["", "this set"] + (["MPD (published)"] if reference is not None else [])
     rows = [
         [label, _cell(stats.get(key))]

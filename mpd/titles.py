@@ -1,13 +1,14 @@
-"""Playlist titles for the title model: normalisation and a character vocabulary learned from training titles.
+"""Playlist titles for the title model: normalisation and a character vocabulary learned from
+training titles.
 
 Two normalisers:
 
-* ``unicode`` (ours): NFKC, case-folding; letters of any script, combining marks, digits and emoji are kept;
-  apostrophes vanish ("80's" → "80s"), other punctuation and symbols separate words ("hip-hop" → "hip hop");
-  whitespace is collapsed. Emoji keep their ZWJ sequences and skin tones; variation selectors are dropped, so
-  "❤️" and "❤" are the same title.
-* ``reference`` (MMCF's): lower-case, keep only ``a–z 0–9 / < > + -`` and cut at 25 characters. It loses
-  spaces, accents, emoji and every non-Latin title.
+* ``unicode`` (ours): NFKC, case-folding; letters of any script, combining marks, digits and emoji
+  are kept; apostrophes vanish ("80's" → "80s"), other punctuation and symbols separate words
+  ("hip-hop" → "hip hop"); whitespace is collapsed. Emoji keep their ZWJ sequences and skin tones;
+  variation selectors are dropped, so "❤️" and "❤" are the same title.
+* ``reference`` (MMCF's): lower-case, keep only ``a–z 0–9 / < > + -`` and cut at 25 characters. It
+  loses spaces, accents, emoji and every non-Latin title.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def is_emoji(char: str) -> bool:
 
 
 def has_non_latin_or_emoji(title: str | None) -> bool:
-    """Does the title carry letters of a non-Latin script or emoji (what the reference normaliser loses)?"""
+    """Does the title carry letters of a non-Latin script or emoji (what the reference normaliser
+    loses)?"""
     for char in normalize_title(title, "unicode"):
         if is_emoji(char):
             return True

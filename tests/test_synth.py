@@ -119,7 +119,8 @@ def test_heavy_tail(playlists):
 
 
 def test_hits_cluster_in_mainstream_playlists(playlists):
-    """The charts are mainstream: many playlists hold none of the 20 most frequent tracks (popularity is no oracle)."""
+    """The charts are mainstream: many playlists hold none of the 20 most frequent tracks
+    (popularity is no oracle)."""
     counts = Counter(t["track_uri"] for p in playlists for t in p["tracks"])
     hits = {uri for uri, _ in counts.most_common(20)}
     without = np.mean([not any(t["track_uri"] in hits for t in p["tracks"]) for p in playlists])
@@ -127,7 +128,8 @@ def test_hits_cluster_in_mainstream_playlists(playlists):
 
 
 def test_order_matters(playlists):
-    """The first ten tracks predict the next ten better than ten random other tracks of the playlist do."""
+    """The first ten tracks predict the next ten better than ten random other tracks of the playlist
+    do."""
     rng = random.Random(0)
     first, sample = [], []
     for p in playlists:
