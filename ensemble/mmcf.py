@@ -56,17 +56,6 @@ class MMCF(Recommender):
     def uses_if_trained(self) -> tuple[str, ...]:
         return self.config.members
 
-    @classmethod
-    def of(
-        cls,
-        dae: Recommender,
-        cnn: Recommender,
-        members: Mapping[str, Recommender] | None = None,
-        weights: Mapping[str, float] | None = None,
-    ) -> "MMCF":
-        """An ensemble of trained parts with given member weights (none: the published MMCF)."""
-        return cls().assemble(dae, cnn, members, weights)
-
     def assemble(
         self,
         dae: Recommender,
@@ -74,7 +63,7 @@ class MMCF(Recommender):
         members: Mapping[str, Recommender] | None = None,
         weights: Mapping[str, float] | None = None,
     ) -> "MMCF":
-        """Use these trained parts, and these peers with their weights."""
+        """Use these trained parts and peers with their weights (no peers: the published MMCF)."""
         self.dae, self.cnn, self.vocab = dae, cnn, dae.vocab
         self.members = dict(members or {})
         self.weights = {name: float(weights[name]) for name in self.members} if weights else {}

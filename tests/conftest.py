@@ -80,6 +80,31 @@ def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
     return playlists
 
 
+def train_argv(mpd, model_dir, kind: str) -> tuple:
+    """`mmcf train` arguments for one model kind."""
+    return ("train", "--mpd", mpd, "--model-dir", model_dir, "--model", kind)
+
+
+def submit_argv(model_dir, challenge, out, kind: str) -> tuple:
+    """`mmcf submit` arguments, less the team and email."""
+    return (
+        "submit",
+        "--model-dir",
+        model_dir,
+        "--challenge",
+        challenge,
+        "--out",
+        out,
+        "--model",
+        kind,
+    )
+
+
+def recommend_argv(model_dir, kind: str) -> tuple:
+    """`mmcf recommend` arguments, less the query."""
+    return ("recommend", "--model-dir", model_dir, "--model", kind)
+
+
 def write_mpd(directory: Path, playlists: list[dict], per_slice: int = 1000) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(playlists), per_slice):

@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import make_playlists, uri, write_mpd
+from conftest import make_playlists, recommend_argv, submit_argv, train_argv, uri, write_mpd
 from mmcf.mpd.split import split_mpd
 from mmcf.submission.cli import main
 from mmcf.submission.pipeline.kinds import build_config
@@ -89,15 +89,7 @@ def submit(
 ):
     return run(
         capsys,
-        "submit",
-        "--model-dir",
-        models or work["models"],
-        "--challenge",
-        challenge,
-        "--out",
-        out,
-        "--model",
-        model,
+        *submit_argv(models or work["models"], challenge, out, model),
         *SUBMIT,
     )
 
@@ -175,13 +167,7 @@ def test_bad_playlist(tmp_path, capsys, case):
     mpd = write_mpd(tmp_path / "mpd", playlists, per_slice=20)
     fails(
         capsys,
-        "train",
-        "--mpd",
-        mpd,
-        "--model-dir",
-        tmp_path / "m",
-        "--model",
-        "popularity",
+        *train_argv(mpd, tmp_path / "m", "popularity"),
         expect=expect,
     )
     assert not (tmp_path / "m" / "popularity").exists()
@@ -208,13 +194,7 @@ def test_malformed_json_names_file_and_line(tmp_path, capsys):
     (tmp_path / "mpd" / "mpd.slice.0-19.json").write_text(text, encoding="utf-8")
     fails(
         capsys,
-        "train",
-        "--mpd",
-        tmp_path / "mpd",
-        "--model-dir",
-        tmp_path / "m",
-        "--model",
-        "popularity",
+        *train_argv(tmp_path / "mpd", tmp_path / "m", "popularity"),
         expect=("mpd.slice.0-19.json", f"line {line}", "not valid JSON"),
     )
 
@@ -229,13 +209,7 @@ def test_truncated_slice(tmp_path, capsys, suffix):
     path.write_bytes(data[: len(data) // 2])
     fails(
         capsys,
-        "train",
-        "--mpd",
-        tmp_path / "mpd",
-        "--model-dir",
-        tmp_path / "m",
-        "--model",
-        "popularity",
+        *train_argv(tmp_path / "mpd", tmp_path / "m", "popularity"),
         expect=(
             path.name,
             "truncated or corrupt gzip" if suffix.endswith(".gz") else "not valid JSON",
@@ -257,13 +231,7 @@ def test_not_a_slice(tmp_path, capsys, content, expect):
     (tmp_path / "mpd" / "mpd.slice.0-19.json").write_bytes(content)
     fails(
         capsys,
-        "train",
-        "--mpd",
-        tmp_path / "mpd",
-        "--model-dir",
-        tmp_path / "m",
-        "--model",
-        "popularity",
+        *train_argv(tmp_path / "mpd", tmp_path / "m", "popularity"),
         expect=("mpd.slice.0-19.json", expect),
     )
 
@@ -368,15 +336,7 @@ def test_bad_challenge_set(work, challenge_data, tmp_path, capsys, case):
     out = tmp_path / "sub.csv"
     fails(
         capsys,
-        "submit",
-        "--model-dir",
-        work["models"],
-        "--challenge",
-        path,
-        "--out",
-        out,
-        "--model",
-        "popularity",
+        *submit_argv(work["models"], path, out, "popularity"),
         *SUBMIT,
         expect=(str(path), *expect),
     )
@@ -390,29 +350,13 @@ def test_malformed_challenge_json(work, tmp_path, capsys):
     path.write_text(text, encoding="utf-8")
     fails(
         capsys,
-        "submit",
-        "--model-dir",
-        work["models"],
-        "--challenge",
-        path,
-        "--out",
-        tmp_path / "s.csv",
-        "--model",
-        "popularity",
+        *submit_argv(work["models"], path, tmp_path / "s.csv", "popularity"),
         *SUBMIT,
         expect=(str(path), f"line {line}", "not valid JSON"),
     )
     fails(
         capsys,
-        "submit",
-        "--model-dir",
-        work["models"],
-        "--challenge",
-        tmp_path,
-        "--out",
-        tmp_path / "s.csv",
-        "--model",
-        "popularity",
+        *submit_argv(work["models"], tmp_path, tmp_path / "s.csv", "popularity"),
         *SUBMIT,
         expect=(str(tmp_path),),
     )
@@ -454,11 +398,7 @@ def test_recommend_with_250_seeds_and_unknown_ones(work, capsys):
     argv = [a for s in seeds for a in ("--track", s)]
     code, out, err = run(
         capsys,
-        "recommend",
-        "--model-dir",
-        work["models"],
-        "--model",
-        "knn",
+        *recommend_argv(work["models"], "knn"),
         "-n",
         30,
         "--json",
@@ -473,11 +413,7 @@ def test_recommend_nothing_usable(work, capsys):
     fails(capsys, "recommend", "--model-dir", work["models"], "--model", "knn", expect=("--title",))
     fails(
         capsys,
-        "recommend",
-        "--model-dir",
-        work["models"],
-        "--model",
-        "knn",
+        *recommend_argv(work["models"], "knn"),
         "--track",
         uri("track", 10**9),
         expect=("none of the 1 tracks",),
@@ -507,22 +443,14 @@ def cnn_models(work) -> Path:
 def test_recommend_title_that_normalises_to_nothing(cnn_models, capsys):
     fails(
         capsys,
-        "recommend",
-        "--model-dir",
-        cnn_models,
-        "--model",
-        "cnn",
+        *recommend_argv(cnn_models, "cnn"),
         "--title",
         "!!!",
         expect=("'!!!'", "normalises to nothing"),
     )
     code, out, err = run(
         capsys,
-        "recommend",
-        "--model-dir",
-        cnn_models,
-        "--model",
-        "cnn",
+        *recommend_argv(cnn_models, "cnn"),
         "--title",
         "rock anthems",
         "-n",
@@ -554,11 +482,7 @@ def test_bad_torch_weights_are_refused_not_run(cnn_models, tmp_path, capsys, cas
         torch.save({"w": torch.zeros(2), "x": _Payload(marker)}, weights)
     fails(
         capsys,
-        "recommend",
-        "--model-dir",
-        models,
-        "--model",
-        "cnn",
+        *recommend_argv(models, "cnn"),
         "--title",
         "rock",
         expect=(str(weights), "unreadable model weights"),
@@ -615,25 +539,13 @@ def test_bad_model_directory(work, tmp_path, capsys, case):
         expect = (str(models), "no such model directory")
     fails(
         capsys,
-        "submit",
-        "--model-dir",
-        models,
-        "--challenge",
-        work["challenge"],
-        "--out",
-        tmp_path / "s.csv",
-        "--model",
-        "knn",
+        *submit_argv(models, work["challenge"], tmp_path / "s.csv", "knn"),
         *SUBMIT,
         expect=expect,
     )
     fails(
         capsys,
-        "recommend",
-        "--model-dir",
-        models,
-        "--model",
-        "knn",
+        *recommend_argv(models, "knn"),
         "--title",
         "rock",
         expect=expect,
@@ -649,27 +561,13 @@ def test_unwritable_outputs(work, tmp_path, capsys):
     for out in (Path("/proc/x/sub.csv"), a_file / "sub.csv", tmp_path):
         fails(
             capsys,
-            "submit",
-            "--model-dir",
-            work["models"],
-            "--challenge",
-            work["challenge"],
-            "--out",
-            out,
-            "--model",
-            "popularity",
+            *submit_argv(work["models"], work["challenge"], out, "popularity"),
             *SUBMIT,
             expect=(str(out),),
         )
     fails(
         capsys,
-        "train",
-        "--mpd",
-        work["train"],
-        "--model-dir",
-        a_file / "m",
-        "--model",
-        "popularity",
+        *train_argv(work["train"], a_file / "m", "popularity"),
         expect=(str(a_file / "m"),),
     )
     fails(
@@ -688,17 +586,7 @@ def test_unwritable_outputs(work, tmp_path, capsys):
 
 def test_submit_refuses_bad_arguments_before_working(work, tmp_path, capsys):
     out = tmp_path / "sub.csv"
-    base = (
-        "submit",
-        "--model-dir",
-        work["models"],
-        "--challenge",
-        work["challenge"],
-        "--out",
-        out,
-        "--model",
-        "popularity",
-    )
+    base = (*submit_argv(work["models"], work["challenge"], out, "popularity"),)
     fails(capsys, *base, "--team", "t", "--email", "nobody", expect=("'nobody'", "'@'"))
     fails(capsys, *base, "--team", "a,b", "--email", "a@b.c", expect=("comma",))
     fails(capsys, *base, "--batch-size", 0, *SUBMIT, expect=("--batch-size",))
@@ -796,58 +684,31 @@ def test_real_process_errors_are_one_line(work, challenge_data, tmp_path):
     )
     cases = [
         (
-            (
-                "train",
-                "--mpd",
-                tmp_path / "mpd",
-                "--model-dir",
-                tmp_path / "m",
-                "--model",
-                "popularity",
-            ),
+            (*train_argv(tmp_path / "mpd", tmp_path / "m", "popularity"),),
             ("mpd.slice.0-19.json", f"line {line}"),
         ),
         (
             (
-                "submit",
-                "--model-dir",
-                work["models"],
-                "--challenge",
-                tmp_path / "challenge_set.json",
-                "--out",
-                tmp_path / "s.csv",
-                "--model",
-                "popularity",
+                *submit_argv(
+                    work["models"],
+                    tmp_path / "challenge_set.json",
+                    tmp_path / "s.csv",
+                    "popularity",
+                ),
                 *SUBMIT,
             ),
             expect,
         ),
         (
             (
-                "submit",
-                "--model-dir",
-                work["models"],
-                "--challenge",
-                work["challenge"],
-                "--out",
-                "/proc/x/sub.csv",
-                "--model",
-                "popularity",
+                *submit_argv(work["models"], work["challenge"], "/proc/x/sub.csv", "popularity"),
                 *SUBMIT,
             ),
             ("/proc/x/sub.csv",),
         ),
         (
             (
-                "submit",
-                "--model-dir",
-                models,
-                "--challenge",
-                work["challenge"],
-                "--out",
-                tmp_path / "s.csv",
-                "--model",
-                "popularity",
+                *submit_argv(models, work["challenge"], tmp_path / "s.csv", "popularity"),
                 *SUBMIT,
             ),
             (str(manifest), "format version 0"),

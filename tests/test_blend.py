@@ -59,7 +59,7 @@ def test_members_rescale_to_the_dae_and_weight_zero_is_plain_mmcf():
 
 def test_routing_title_only_seeds_only_and_both(models):
     _, model_dir = models
-    mmcf = MMCF.of(load_model(model_dir, "dae"), load_model(model_dir, "cnn"))  # no peers
+    mmcf = MMCF().assemble(load_model(model_dir, "dae"), load_model(model_dir, "cnn"))  # no peers
     vocab = mmcf.vocab
     seeds = vocab.track_uris[:3]
     title_only = Query(pid=1, title="chill vibes", category=1)

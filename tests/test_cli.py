@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from conftest import submit_argv, train_argv
+
 from mmcf.submission.cli import main
 
 
@@ -37,19 +39,8 @@ def test_train_submit_verify_evaluate(split_dir, tmp_path, capsys, kind):
     )
     code, _, _ = run(
         capsys,
-        "submit",
-        "--model-dir",
-        model_dir,
-        "--challenge",
-        split_dir / "challenge_set.json",
-        "--out",
-        sub,
-        "--team",
-        "t",
-        "--email",
-        "a@b.c",
-        "--model",
-        kind,
+        *submit_argv(model_dir, split_dir / "challenge_set.json", sub, kind),
+        *("--team", "t", "--email", "a@b.c"),
     )
     assert code == 0 and not (tmp_path / f"{kind}.csv.gz.partial").exists()
     lines = gzip.open(sub, "rt").read().splitlines()
@@ -57,13 +48,8 @@ def test_train_submit_verify_evaluate(split_dir, tmp_path, capsys, kind):
     assert run(capsys, "verify", sub, "--challenge", split_dir / "challenge_set.json")[0] == 0
     code, out, _ = run(
         capsys,
-        "evaluate",
-        "--submission",
-        sub,
-        "--answers",
-        split_dir / "answers.json",
-        "--mpd",
-        split_dir / "train",
+        *("evaluate", "--submission", sub),
+        *("--answers", split_dir / "answers.json", "--mpd", split_dir / "train"),
         "--json",
         tmp_path / "r.json",
     )
@@ -77,40 +63,18 @@ def test_compare_table_and_knn_beats_popularity(split_dir, tmp_path, capsys):
     for kind in ("popularity", "knn"):
         run(
             capsys,
-            "train",
-            "--mpd",
-            split_dir / "train",
-            "--model-dir",
-            tmp_path / "m",
-            "--model",
-            kind,
+            *train_argv(split_dir / "train", tmp_path / "m", kind),
         )
         subs.append(tmp_path / f"{kind}.csv")
         run(
             capsys,
-            "submit",
-            "--model-dir",
-            tmp_path / "m",
-            "--challenge",
-            split_dir / "challenge_set.json",
-            "--out",
-            subs[-1],
-            "--team",
-            "t",
-            "--email",
-            "a@b.c",
-            "--model",
-            kind,
+            *submit_argv(tmp_path / "m", split_dir / "challenge_set.json", subs[-1], kind),
+            *("--team", "t", "--email", "a@b.c"),
         )
     code, out, _ = run(
         capsys,
-        "evaluate",
-        "--submission",
-        *subs,
-        "--answers",
-        split_dir / "answers.json",
-        "--mpd",
-        split_dir / "train",
+        *("evaluate", "--submission", *subs),
+        *("--answers", split_dir / "answers.json", "--mpd", split_dir / "train"),
         "--json",
         tmp_path / "r.json",
         "--markdown",
@@ -136,13 +100,7 @@ def test_compare_table_and_knn_beats_popularity(split_dir, tmp_path, capsys):
 def test_user_mistakes_exit_nonzero_without_traceback(tmp_path, capsys):
     code, _, err = run(
         capsys,
-        "train",
-        "--mpd",
-        tmp_path / "nowhere",
-        "--model-dir",
-        tmp_path / "m",
-        "--model",
-        "popularity",
+        *train_argv(tmp_path / "nowhere", tmp_path / "m", "popularity"),
     )
     assert code == 2 and "no such file or directory" in err
     code, _, err = run(

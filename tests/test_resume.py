@@ -20,7 +20,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import make_playlists, write_mpd
+from conftest import make_playlists, submit_argv, train_argv, write_mpd
 from mmcf.mpd.split import split_mpd
 from mmcf.submission.cli import main
 from mmcf.submission.pipeline.training import train
@@ -129,15 +129,7 @@ def test_submit_killed_after_a_batch_resumes(work, reference_submission, tmp_pat
     out = tmp_path / "sub.csv.gz"
     partial = tmp_path / "sub.csv.gz.partial"
     argv = [
-        "submit",
-        "--model-dir",
-        work["models"],
-        "--challenge",
-        work["challenge"],
-        "--out",
-        out,
-        "--model",
-        "knn",
+        *submit_argv(work["models"], work["challenge"], out, "knn"),
         "--batch-size",
         5,
         *SUBMIT,
@@ -170,15 +162,7 @@ def test_submit_restarts_over_a_partial_of_other_settings(
     )
     run(
         capsys,
-        "submit",
-        "--model-dir",
-        work["models"],
-        "--challenge",
-        work["challenge"],
-        "--out",
-        out,
-        "--model",
-        "knn",
+        *submit_argv(work["models"], work["challenge"], out, "knn"),
         *SUBMIT,
     )
     assert text(out) == text(reference_submission) and not partial.exists()
@@ -271,13 +255,7 @@ def test_dae_training_killed_after_an_epoch_resumes(tmp_path, capsys, caplog):
     reference, models = tmp_path / "reference", tmp_path / "models"
     run(capsys, "train", "--mpd", mpd, "--model-dir", reference, "--model", "dae", *DAE_SETTINGS)
     argv = [
-        "train",
-        "--mpd",
-        mpd,
-        "--model-dir",
-        models,
-        "--model",
-        "dae",
+        *train_argv(mpd, models, "dae"),
         "--resume",
         *DAE_SETTINGS,
     ]

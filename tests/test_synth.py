@@ -13,6 +13,7 @@ import ujson
 
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.reader import check_playlist, read_playlists
+from mmcf.mpd.reader import OPTIONAL_PLAYLIST_FIELDS, PLAYLIST_FIELDS
 from mmcf.mpd.synth import (
     CONTEXT_INDEX,
     CONTEXTS,
@@ -29,18 +30,10 @@ URI = {
     kind: re.compile(rf"^spotify:{kind}:[0-9A-Za-z]{{22}}$")
     for kind in ("track", "artist", "album")
 }
-PLAYLIST_TYPES = {
-    "pid": int,
-    "name": str,
-    "collaborative": str,
-    "modified_at": int,
-    "num_tracks": int,
-    "num_albums": int,
-    "num_artists": int,
-    "num_followers": int,
-    "num_edits": int,
-    "duration_ms": int,
-    "tracks": list,
+PLAYLIST_TYPES = {  # every field of a real MPD playlist (the reader's schema); description optional
+    name: kind
+    for name, kind in {**PLAYLIST_FIELDS, **OPTIONAL_PLAYLIST_FIELDS}.items()
+    if name != "description"
 }
 TRACK_TYPES = {
     "pos": int,
