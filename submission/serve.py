@@ -56,9 +56,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     server_version = "mmcf"
     timeout = 30  # seconds a silent connection may hold a thread
-    disable_nagle_algorithm = (
-        True  # headers and body are two writes: Nagle + delayed ACK cost 40 ms
-    )
+    # headers and body are two writes: Nagle + delayed ACK would hold the second one back
+    disable_nagle_algorithm = True
     service: Service  # set on the subclass `make_server` builds
 
     def do_GET(self) -> None:
