@@ -1,7 +1,8 @@
-"""Long steps killed with SIGKILL resume (or restart) cleanly: the rerun's result equals an uninterrupted run.
+"""Long steps killed with SIGKILL resume (or restart) cleanly: the rerun's result equals an
+uninterrupted run.
 
-The killed runs are real `mmcf` processes with one method slowed down (THROTTLED below), so the kill lands
-at a known point without making the test slow or flaky.
+The killed runs are real `mmcf` processes with one method slowed down (THROTTLED below), so the kill
+lands at a known point without making the test slow or flaky.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from mmcf.submission.training import train
 REPO = Path(__file__).resolve().parents[1]
 SUBMIT = ("--team", "t", "--email", "a@b.c")
 
-# python -c THROTTLED MODULE OWNER NAME SECONDS -- ARGV: `mmcf ARGV` with OWNER.NAME (OWNER "-": the module's own
-# function) sleeping SECONDS before each call.
+# python -c THROTTLED MODULE OWNER NAME SECONDS -- ARGV: `mmcf ARGV` with OWNER.NAME (OWNER "-": the
+# module's own function) sleeping SECONDS before each call. MODULE is a full name (mmcf.mpd.split):
+# the bare one (mpd.split) imports a second copy from the checkout and slows nothing.
 THROTTLED = """
 import importlib, sys, time
 module, owner, method, seconds = sys.argv[1:5]
@@ -47,7 +49,7 @@ sys.exit(main(sys.argv[6:]))
 def kill_when(
     argv: list, slow: tuple[str, str, str, float], ready: Callable[[], bool], timeout: float = 90
 ) -> None:
-    """Run `mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL it once `ready()`."""
+    """`mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL at ready()."""
     module, owner, method, seconds = slow
     process = subprocess.Popen(
         [
@@ -140,13 +142,15 @@ def test_submit_killed_after_a_batch_resumes(work, reference_submission, tmp_pat
         5,
         *SUBMIT,
     ]
-    kill_when(argv, ("models.base", "Recommender", "recommend", 0.4), lambda: lines(partial) >= 6)
+    kill_when(
+        argv, ("mmcf.models.base", "Recommender", "recommend", 0.4), lambda: lines(partial) >= 6
+    )
     assert not out.exists()
     answered = lines(partial) - 1
     assert 5 <= answered < 30, answered
     with open(partial, "ab") as f:  # and a line torn by a kill in the middle of a write
         f.write(b'{"pid": 123456, "uris": ["spotify:track:')
-    caplog.set_level(logging.INFO, logger="submission.submit")
+    caplog.set_level(logging.INFO, logger="mmcf.submission.submit")
     run(capsys, *argv)
     assert f"resuming: {answered} of 30 playlists already answered" in caplog.text
     assert text(out) == text(reference_submission)
@@ -180,7 +184,7 @@ def test_submit_restarts_over_a_partial_of_other_settings(
     assert text(out) == text(reference_submission) and not partial.exists()
 
 
-# ---------------------------------------------------------------- mmcf split (resumes slice by slice)
+# ------------------------------------------------------------ mmcf split (resumes slice by slice)
 
 
 def test_split_killed_midway_resumes(work, tmp_path, capsys):
@@ -190,7 +194,7 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
     first = out / "train" / "mpd.slice.0-99.json"
     kill_when(
         ["split", "--mpd", work["mpd"], "--out", out, "--per-category", 3, "--seed", 0],
-        ("mpd.split", "-", "read_slice", 0.3),
+        ("mmcf.mpd.split", "-", "read_slice", 0.3),
         lambda: first.exists(),
     )
     assert not (out / "challenge_set.json").exists()
@@ -207,10 +211,12 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
 
 
 def test_train_killed_midway_restarts(work, tmp_path, capsys):
-    """kNN has no checkpoints: a rerun after a kill (vocabulary already written) trains from the start."""
+    """kNN has no checkpoints: a rerun after a kill (vocabulary written) trains from the start."""
     models = tmp_path / "models"
     argv = ["train", "--mpd", work["train"], "--model-dir", models, "--model", "knn"]
-    kill_when(argv, ("models.knn", "ItemKNN", "fit", 30), lambda: (models / "source.json").exists())
+    kill_when(
+        argv, ("mmcf.models.knn", "ItemKNN", "fit", 30), lambda: (models / "source.json").exists()
+    )
     assert not (models / "knn").exists()
     run(capsys, *argv)
     assert filecmp.cmp(
@@ -227,8 +233,9 @@ def _dae_resume_missing() -> str | None:
     missing = [name for name in ("config_class", "resumable") if not getattr(DAE, name, None)]
     if missing:
         return (
-            f"models.dae.DAE lacks {' and '.join(missing)}: without them `mmcf train --model dae` refuses "
-            "--set and never passes checkpoint_dir/resume to DAE.fit"
+            f"models.dae.DAE lacks {' and '.join(missing)}: without them "
+            "`mmcf train --model dae` refuses --set and never passes checkpoint_dir/resume "
+            "to DAE.fit"
         )
     return None
 
@@ -273,9 +280,9 @@ def test_dae_training_killed_after_an_epoch_resumes(tmp_path, capsys, caplog):
         *DAE_SETTINGS,
     ]
     checkpoint = models / "dae" / "checkpoints" / "dae-5.ckpt.pt"
-    kill_when(argv, ("models.dae", "_Run", "epoch", 1.0), checkpoint.exists)
+    kill_when(argv, ("mmcf.models.dae", "_Run", "epoch", 1.0), checkpoint.exists)
     assert not (models / "dae" / "manifest.json").exists()
-    caplog.set_level(logging.INFO, logger="models.dae")
+    caplog.set_level(logging.INFO, logger="mmcf.models.dae")
     run(capsys, *argv)
     assert "resuming after epoch 1" in caplog.text
     ours, theirs = (DAE.load(d / "dae", load_vocab(d)) for d in (models, reference))

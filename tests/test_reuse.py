@@ -136,7 +136,7 @@ def test_submit_never_resumes_the_answers_of_a_retrained_model(work, monkeypatch
     monkeypatch.setattr(Recommender, "recommend", recommend)
     assert Path(f"{out}.partial").read_text().count("\n") == 6  # settings + 5 answers
     train(work["train"], models, "knn", build_config("knn", {"neighbours": "2"}))
-    caplog.set_level(logging.INFO, logger="submission.submit")
+    caplog.set_level(logging.INFO, logger="mmcf.submission.submit")
     make_submission(models, work["challenge"], out, *SUBMIT, kind="knn", batch_size=5)
     assert "resuming" not in caplog.text
     fresh = make_submission(
