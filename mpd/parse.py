@@ -27,10 +27,9 @@ from .reader import read_slice
 
 try:
     import msgspec
-except ImportError:  # optional: `pip install mmcf[fast]`; the reference reader is used without it
+except ImportError:  # a dependency (setup.cfg); without it the reference reader parses every slice
     msgspec = None
 
-TRACK_KEYS = ("track_uri", "track_name", "artist_uri", "artist_name")
 WORKERS_ENV = "MMCF_READ_WORKERS"
 MAX_WORKERS = 8  # each worker holds a whole parsed slice in memory; more is not measured
 SEP = "\x00"
