@@ -160,8 +160,13 @@ def _track_ids(recorder: CorpusRecorder, part: SliceData) -> list[int]:
     uris, artists = part.distinct()
     ids = list(map(recorder.track_ids.get, uris))
     new = [i for i, known in enumerate(ids) if known is None]
-    for i, (name, artist_name) in zip(new, part.names_of(new)):
-        ids[i] = recorder.add_track(uris[i], name, artists[i], artist_name)
+    if not new:
+        return ids
+    start = len(recorder.track_names)
+    names, artist_names = part.names_of(new)
+    recorder.add_tracks([uris[i] for i in new], names, [artists[i] for i in new], artist_names)
+    for number, i in enumerate(new, start):
+        ids[i] = number
     return ids
 
 

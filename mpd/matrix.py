@@ -80,22 +80,26 @@ class CorpusRecorder:
     def _track_id(self, track: dict) -> int:
         index = self.track_ids.get(track["track_uri"])
         if index is None:
-            index = self.add_track(
-                track["track_uri"], track["track_name"], track["artist_uri"], track["artist_name"]
-            )
-        return index
-
-    def add_track(self, uri: str, name: str, artist_uri: str, artist_name: str) -> int:
-        """The provisional id of a track, registering it (and its artist) if it is new."""
-        index = self.track_ids.get(uri)
-        if index is None:
-            index = self.track_ids[uri] = len(self.track_names)
-            self.track_names.append(name)
-            artist = self.artist_ids.setdefault(artist_uri, len(self.artist_ids))
+            index = self.track_ids[track["track_uri"]] = len(self.track_names)
+            self.track_names.append(track["track_name"])
+            artist = self.artist_ids.setdefault(track["artist_uri"], len(self.artist_ids))
             if artist == len(self.artist_names):
-                self.artist_names.append(artist_name)
+                self.artist_names.append(track["artist_name"])
             self.track_artist.append(artist)
         return index
+
+    def add_tracks(
+        self, uris: list[str], names: list[str], artist_uris: list[str], artist_names: list[str]
+    ) -> None:
+        """Register tracks not seen yet (each once), in order, as `record` would have met them."""
+        start = len(self.track_names)
+        self.track_ids.update(zip(uris, range(start, start + len(uris))))
+        self.track_names += names
+        for uri, name in zip(artist_uris, artist_names):
+            if uri not in self.artist_ids:
+                self.artist_ids[uri] = len(self.artist_names)
+                self.artist_names.append(name)
+        self.track_artist += map(self.artist_ids.__getitem__, artist_uris)
 
     @property
     def lengths(self) -> np.ndarray:

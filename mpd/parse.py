@@ -57,8 +57,8 @@ class SliceData:
     lengths: list[int]
     uris: str  # the distinct track URIs, NUL-joined
     artists: str  # the artist URI of each distinct track (at its first occurrence), NUL-joined
-    names: str  # track names, then artist names (first occurrence), concatenated
-    name_offsets: np.ndarray  # int64, 2 × tracks + 1
+    names: str  # track names, then artist names (first occurrence): each NUL-ended, or concatenated
+    name_offsets: np.ndarray | None  # int64, 2 × tracks + 1, when a name holds a NUL; else None
     ids: (
         np.ndarray
     )  # int32 index into the distinct tracks of every occurrence, playlist by playlist
@@ -67,13 +67,15 @@ class SliceData:
         """Track URIs and their artist URIs."""
         return (self.uris.split(SEP), self.artists.split(SEP)) if len(self.ids) else ([], [])
 
-    def names_of(self, rows: Sequence[int]) -> list[tuple[str, str]]:
-        """(track name, artist name) of some distinct tracks."""
-        bounds, n = self.name_offsets.tolist(), len(self.name_offsets) // 2
-        text = self.names
-        return [
-            (text[bounds[i] : bounds[i + 1]], text[bounds[n + i] : bounds[n + i + 1]]) for i in rows
-        ]
+    def names_of(self, rows: Sequence[int]) -> tuple[list[str], list[str]]:
+        """Track names and artist names of some distinct tracks."""
+        if self.name_offsets is None:
+            names = self.names.split(SEP)
+        else:
+            bounds = self.name_offsets.tolist()
+            names = [self.names[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        n = len(names) // 2
+        return [names[i] for i in rows], [names[n + i] for i in rows]
 
 
 if msgspec is not None:
@@ -158,10 +160,17 @@ def _compact(
         [len(tracks) for tracks in lists],
         SEP.join(index),
         SEP.join(artists),
-        "".join(names),
-        np.cumsum([0, *map(len, names)], dtype=np.int64),
+        *_join(names),
         ids,
     )
+
+
+def _join(names: list[str]) -> tuple[str, np.ndarray | None]:
+    """Names as one string: NUL-joined (split in C) unless a name holds a NUL, then with offsets."""
+    text = "".join(name + SEP for name in names)
+    if text.count(SEP) == len(names):
+        return text[:-1], None
+    return "".join(names), np.cumsum([0, *map(len, names)], dtype=np.int64)
 
 
 def _all_match(kind: str, uris: Iterable[str]) -> bool:
