@@ -19,9 +19,13 @@ class DataError(UserError):
         super().__init__(f"{where}: {problem}")
         self.path, self.problem, self.pid, self.line = path, problem, pid, line
 
+    def __reduce__(self) -> tuple:
+        """Pickle by the constructor's arguments: the error crosses from a reader process intact."""
+        return (type(self), (self.path, self.problem, self.pid, self.line))
+
 
 def quoted(value: object, limit: int = 40) -> str:
-    """A value for an error message: quoted, and cut to `limit` characters with an ellipsis (quotes closed)."""
+    """A value for an error message: quoted, cut to `limit` characters (ellipsis, quotes closed)."""
     if isinstance(value, str):
         return repr(value if len(value) <= limit else value[:limit] + "…")
     text = repr(value)

@@ -1,4 +1,4 @@
-"""Playlists as vocabulary ids: the training corpus and sparse playlist × [tracks | artists] matrices."""
+"""Playlists as vocabulary ids: the training corpus and sparse [tracks | artists] matrices."""
 
 from __future__ import annotations
 
@@ -46,11 +46,11 @@ class PlaylistCorpus:
 
 
 class CorpusRecorder:
-    """Records playlists as they stream by (provisional track ids), to map onto a vocabulary afterwards.
+    """Records playlists as they stream by (provisional track ids), to map onto a vocabulary later.
 
-    This lets one reading pass count the vocabulary, keep the corpus and carve validation playlists: the
-    provisional ids cost one int32 per track occurrence; each distinct track keeps its URI, name and
-    artist, each distinct artist its URI and name.
+    This lets one reading pass count the vocabulary, keep the corpus and carve validation playlists:
+    the provisional ids cost one int32 per track occurrence; each distinct track keeps its URI, name
+    and artist, each distinct artist its URI and name.
     """
 
     def __init__(self) -> None:
@@ -88,6 +88,19 @@ class CorpusRecorder:
             self.track_artist.append(artist)
         return index
 
+    def add_tracks(
+        self, uris: list[str], names: list[str], artist_uris: list[str], artist_names: list[str]
+    ) -> None:
+        """Register tracks not seen yet (each once), in order, as `record` would have met them."""
+        start = len(self.track_names)
+        self.track_ids.update(zip(uris, range(start, start + len(uris))))
+        self.track_names += names
+        for uri, name in zip(artist_uris, artist_names):
+            if uri not in self.artist_ids:
+                self.artist_ids[uri] = len(self.artist_names)
+                self.artist_names.append(name)
+        self.track_artist += map(self.artist_ids.__getitem__, artist_uris)
+
     @property
     def lengths(self) -> np.ndarray:
         return np.array([len(c) for c in self.chunks], dtype=np.int64)
@@ -119,13 +132,11 @@ class CorpusRecorder:
         chunks = self.chunks if rows is None else [self.chunks[r] for r in rows]
         if not chunks:
             raise UserError("no training playlists: cannot build a vocabulary")
-        distinct = [np.unique(c) for c in chunks]
+        offsets = np.cumsum([0, *map(len, chunks)], dtype=np.int64)
+        flat = np.concatenate(chunks).astype(np.int64)
         track_artist = np.array(self.track_artist, dtype=np.int64)
-        track_counts = np.bincount(np.concatenate(distinct), minlength=len(self.track_names))
-        artist_counts = np.bincount(
-            np.concatenate([np.unique(track_artist[d]) for d in distinct]),
-            minlength=len(self.artist_names),
-        )
+        track_counts = distinct_counts(flat, offsets, len(self.track_names))
+        artist_counts = distinct_counts(track_artist[flat], offsets, len(self.artist_names))
         artist_uris = list(self.artist_ids)
         tracks = {
             uri: (int(count), name, artist_uris[artist])
@@ -160,6 +171,16 @@ class CorpusRecorder:
         )
 
 
+def distinct_counts(ids: np.ndarray, offsets: np.ndarray, n: int) -> np.ndarray:
+    """How many rows contain each of the ids 0..n-1 (row r: ids[offsets[r]:offsets[r + 1]])."""
+    rows = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64) * n, np.diff(offsets))
+    keys = rows + np.asarray(ids, dtype=np.int64)
+    keys.sort()  # a plain sort: np.unique is many times slower on int64 in numpy 2.x
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return np.bincount(keys[first] % n, minlength=n) if n else np.zeros(0, np.int64)
+
+
 def record_all(playlists: Iterable[dict]) -> CorpusRecorder:
     recorder = CorpusRecorder()
     for _ in recorder.record(playlists):
@@ -178,8 +199,9 @@ def build_corpus(playlists: Iterable[dict], vocab: Vocab) -> PlaylistCorpus:
 
 
 def top_k_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """The k largest entries of each row of a CSR matrix (the rest dropped); of entries tied with the k-th
-    largest, those of the lowest columns are kept (the same on every CPU and numpy version)."""
+    """The k largest entries of each row of a CSR matrix (the rest dropped); of entries tied with
+    the k-th largest, those of the lowest columns are kept (the same on every CPU and numpy
+    version)."""
     data, indices, indptr = [], [], [0]
     for i in range(m.shape[0]):
         lo, hi = m.indptr[i], m.indptr[i + 1]
@@ -204,7 +226,7 @@ def rows_to_matrix(
     track_weights: Sequence[np.ndarray] | None = None,
     artist_weight: float = 1.0,
 ) -> sp.csr_matrix:
-    """Sparse [tracks | artists] matrix, one row per list of track ids; an artist takes `artist_weight`."""
+    """Sparse [tracks | artists] matrix, a row per track-id list; artists weigh `artist_weight`."""
     data, cols, indptr = [], [], [0]
     for i, tracks in enumerate(rows):
         tracks = np.asarray(tracks, dtype=np.int64)

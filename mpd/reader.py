@@ -63,8 +63,8 @@ def slice_files(path: str | Path) -> list[Path]:
 
 
 def load_json(path: str | Path, digest: SourceDigest | None = None) -> Any:
-    """Parse one JSON file (gzipped if `.gz`), turning every read or parse failure into a DataError naming
-    the file; `digest` records the file's bytes as they are read."""
+    """Parse one JSON file (gzipped if `.gz`), turning every read or parse failure into a DataError
+    naming the file; `digest` records the file's bytes as they are read."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -82,7 +82,8 @@ def load_json(path: str | Path, digest: SourceDigest | None = None) -> Any:
 
 
 def _syntax_error_line(path: str | Path, exc: Exception) -> int | None:
-    """The line of a JSON syntax error: ujson does not say, so re-parse (only on failure) with the stdlib."""
+    """The line of a JSON syntax error: ujson does not say, so re-parse (only on failure) with the
+    stdlib."""
     if not isinstance(exc, ujson.JSONDecodeError):
         return None
     try:
@@ -124,7 +125,8 @@ def check_track(track: Any, path, pid, index: int) -> None:
 
 
 def check_playlist(playlist: Any, path, index: int | None = None) -> None:
-    """Validate one MPD playlist: required fields, types, URIs, non-empty; `index` names it when it has no pid."""
+    """Validate one MPD playlist: required fields, types, URIs, non-empty; `index` names it when it
+    has no pid."""
     pid = playlist.get("pid") if isinstance(playlist, dict) else None
     what = f"playlist #{index}" if pid is None and index is not None else "playlist"
     _check_fields(playlist, PLAYLIST_FIELDS, OPTIONAL_PLAYLIST_FIELDS, path, pid, what)
@@ -148,7 +150,8 @@ def read_slice(path: Path, validate: bool = True, digest: SourceDigest | None = 
 def read_playlists(
     path: str | Path, validate: bool = True, digest: SourceDigest | None = None
 ) -> Iterator[dict]:
-    """Stream every playlist of an MPD directory (slice order) or one slice file; pids must be unique."""
+    """Stream every playlist of an MPD directory (slice order) or one slice file; pids must be
+    unique."""
     seen: set[int] = set()
     for file in slice_files(path):
         for playlist in read_slice(file, validate, digest):

@@ -1,4 +1,4 @@
-"""Held-out splits shaped like the challenge: a challenge set + answers taken out of training playlists."""
+"""Held-out splits shaped like the challenge: challenge set + answers out of training playlists."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from tqdm import tqdm
 from .atomic import atomic_write
 from .challenge import CATEGORIES, Category, Query, query_from_challenge
 from .errors import DataError, UserError
+from .cache import load_corpus
 from .fingerprint import SourceDigest
 from .matrix import CorpusRecorder
+from .parse import in_order
 from .metrics import Answer
 from .reader import SLICE_PATTERN, load_json, read_slice, slice_files
 
@@ -42,7 +44,8 @@ def assign_categories(
         if len(candidates) < per_category:
             message = (
                 f"category {category.number} needs {per_category} playlists of "
-                f"{category.min_length}-{category.max_length} tracks, only {len(candidates)} are left"
+                f"{category.min_length}-{category.max_length} tracks, "
+                f"only {len(candidates)} are left"
             )
             if strict:
                 raise UserError(message + "; use a smaller --per-category or more playlists")
@@ -91,17 +94,19 @@ SPLIT_FILE = "split.json"
 def split_mpd(
     mpd_dir: str | Path, out_dir: str | Path, per_category: int, seed: int
 ) -> dict[str, Path]:
-    """Write OUT/train/ slices without the held-out playlists, OUT/challenge_set.json and OUT/answers.json.
+    """Write OUT/train/ slices without the held-out playlists, OUT/challenge_set.json, answers.json.
 
-    Resumable: slices already written by an earlier run are kept only if that run had the same settings
-    and the same source files (names, sizes and a digest of their bytes); otherwise every slice is
-    rewritten and slices the source no longer has are removed.
+    Resumable: slices already written by an earlier run are kept only if that run had the same
+    settings and the same source files (names, sizes and a digest of their bytes); otherwise every
+    slice is rewritten and slices the source no longer has are removed.
     """
     out_dir = Path(out_dir)
     files = slice_files(mpd_dir)
-    digest = SourceDigest()
-    lengths, titles, where = _scan(files, digest)
-    settings = {"per_category": per_category, "seed": seed, "source": digest.summary()}
+    corpus = load_corpus(mpd_dir, unique=False)  # validated; from the cache when unchanged
+    digest = SourceDigest(dict(corpus.source["files"]))
+    lengths, where = np.diff(corpus.offsets), corpus.where()
+    titles = np.array([bool(t.strip()) for t in corpus.recorder.titles], dtype=bool)
+    settings = {"per_category": per_category, "seed": seed, "source": corpus.source}
     earlier = load_json(out_dir / SPLIT_FILE) if (out_dir / SPLIT_FILE).exists() else None
     resume = earlier == settings
     if earlier is not None and not resume:
@@ -117,32 +122,24 @@ def split_mpd(
         ujson.dump(settings, f)
     rng = np.random.default_rng([seed, 1])
     entries, answers = [], {}
-    again = SourceDigest()
-    for number, file in enumerate(tqdm(files, desc="split", unit=" slices", leave=False)):
-        playlists = read_slice(file, validate=False, digest=again)
-        if again.files[file.name] != digest.files[file.name]:
-            raise DataError(file, "changed while it was being split; run the split again")
-        held = by_file.get(number, {})
-        for index, category in sorted(held.items()):
-            entry, answer = hold_out(playlists[index], CATEGORIES[category - 1], rng)
+    info = {"generated_by": "mmcf split", "per_category": per_category, "seed": seed}
+    jobs = []
+    for number, file in enumerate(files):
+        target = out_dir / "train" / file.name
+        write = not (resume and target.exists())
+        held = sorted(by_file.get(number, {}).items())
+        jobs.append(_SliceJob(file, digest.files[file.name], held, target, write, info))
+    done = tqdm(
+        in_order(_split_slice, jobs), total=len(files), desc="split", unit=" slices", leave=False
+    )
+    for job, (held_out, text) in zip(jobs, done):  # the pool reads and encodes, in slice order
+        for category, playlist in zip(job.categories, held_out):
+            entry, answer = hold_out(playlist, CATEGORIES[category - 1], rng)
             entries.append(entry)
             answers[str(entry["pid"])] = answer_json(answer)
-        target = out_dir / "train" / file.name
-        if not (resume and target.exists()):
-            kept = [p for i, p in enumerate(playlists) if i not in held]
-            with atomic_write(target) as f:
-                ujson.dump(
-                    {
-                        "info": {
-                            "generated_by": "mmcf split",
-                            "per_category": per_category,
-                            "seed": seed,
-                        },
-                        "playlists": kept,
-                    },
-                    f,
-                    ensure_ascii=False,
-                )
+        if text is not None:
+            with atomic_write(job.target) as f:
+                f.write(text)
     entries.sort(key=lambda e: (_category_of(answers, e), e["pid"]))
     paths = {
         "train": out_dir / "train",
@@ -153,6 +150,35 @@ def split_mpd(
     with atomic_write(paths["answers"]) as f:
         ujson.dump(answers, f, ensure_ascii=False)
     return paths
+
+
+@dataclass
+class _SliceJob:
+    file: Path
+    fingerprint: list  # [size, digest] when the split began
+    held: list[tuple[int, int]]  # (index, category) of the held-out playlists, in index order
+    target: Path
+    write: bool  # False: an earlier run with the same settings wrote the target
+    info: dict
+
+    @property
+    def categories(self) -> list[int]:
+        return [category for _, category in self.held]
+
+
+def _split_slice(job: _SliceJob) -> tuple[list[dict], str | None]:
+    """Read a slice again (unchanged, or DataError): its held-out playlists, and its kept ones as
+    the JSON text of the training slice (None if not to be written)."""
+    again = SourceDigest()
+    playlists = read_slice(job.file, validate=False, digest=again)
+    if again.files[job.file.name] != job.fingerprint:
+        raise DataError(job.file, "changed while it was being split; run the split again")
+    held = dict(job.held)
+    text = None
+    if job.write:
+        kept = [p for i, p in enumerate(playlists) if i not in held]
+        text = ujson.dumps({"info": job.info, "playlists": kept}, ensure_ascii=False)
+    return [playlists[i] for i in held], text
 
 
 def write_challenge(path: Path, entries: list[dict], version: str) -> None:
@@ -174,19 +200,6 @@ def _category_of(answers: dict, entry: dict) -> int:
     return answers[str(entry["pid"])]["category"]
 
 
-def _scan(
-    files: Sequence[Path], digest: SourceDigest
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Length, has-title and (file, index) of every playlist, validating as it goes."""
-    lengths, titles, where = [], [], []
-    for number, file in enumerate(tqdm(files, desc="scan", unit=" slices", leave=False)):
-        for index, playlist in enumerate(read_slice(file, digest=digest)):
-            lengths.append(len(playlist["tracks"]))
-            titles.append(bool((playlist.get("name") or "").strip()))
-            where.append((number, index))
-    return np.array(lengths), np.array(titles, bool), where
-
-
 def answer_json(answer: Answer) -> dict:
     """An answer in the spec's answers.json format."""
     return {
@@ -197,7 +210,8 @@ def answer_json(answer: Answer) -> dict:
 
 
 def read_answers(path: str | Path) -> dict[int, Answer]:
-    """Read answers.json: {"<pid>": {"category", "holdout_tracks" | "tracks", "holdout_artists" | "artists"}}."""
+    """Read answers.json: {"<pid>": {"category", "holdout_tracks" | "tracks",
+    "holdout_artists" | "artists"}}."""
     data = load_json(path)
     if not isinstance(data, dict):
         raise DataError(path, "expected an object keyed by pid")
@@ -218,7 +232,7 @@ def read_answers(path: str | Path) -> dict[int, Answer]:
 class ValidationConfig:
     """How many challenge-shaped validation playlists to carve per category out of the training set.
 
-    At most 1% of the playlists per category (≤ 10% in all), so small data sets keep most for training.
+    At most 1% of the playlists per category (≤ 10% in all): small data sets keep most for training.
     """
 
     per_category: int = 50
@@ -234,9 +248,9 @@ class ValidationConfig:
 class Validation:
     """Challenge-shaped playlists carved out of the training set before any model trains.
 
-    Entries and answers are made exactly as `split_mpd` makes a challenge set (every held-out track, in
-    the vocabulary or not), so validation figures are scored like test figures. No model may train on
-    these playlists; they choose epochs and ensemble weights.
+    Entries and answers are made exactly as `split_mpd` makes a challenge set (every held-out track,
+    in the vocabulary or not), so validation figures are scored like test figures. No model may
+    train on these playlists; they choose epochs and ensemble weights.
     """
 
     entries: list[dict]  # challenge-format playlists
@@ -259,7 +273,7 @@ class Validation:
         return queries, {q.pid: self.answers[q.pid] for q in queries}
 
     def title_only(self) -> tuple[list[Query], dict[int, Answer]]:
-        """Every titled validation playlist as a category-1 query: the title alone, the whole playlist hidden."""
+        """Each titled validation playlist as a category-1 query: its title alone, tracks hidden."""
         queries, answers = [], {}
         for q in self.queries:
             if q.title and q.title.strip():
@@ -294,7 +308,7 @@ class Validation:
 
 
 def carve_validation(recorder: CorpusRecorder, config: ValidationConfig) -> Validation:
-    """Validation playlists out of the recorded training playlists, made like `split_mpd` makes its set."""
+    """Validation playlists out of the recorded training playlists, made as `split_mpd` does."""
     per_category = min(config.per_category, max(1, int(len(recorder) * config.max_share)))
     if config.per_category == 0:
         return Validation([], {}, config)

@@ -8,13 +8,12 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 import ujson
-from tqdm import tqdm
 
 from mmcf.mpd.atomic import atomic_write, open_text
+from mmcf.mpd.cache import track_artists
 from mmcf.mpd.challenge import read_challenge
 from mmcf.mpd.errors import DataError, UserError
 from mmcf.mpd.metrics import METRICS, NDCG_FORMS, Answer, coverage, score_all, summarize
-from mmcf.mpd.reader import count_playlists, read_playlists
 from mmcf.mpd.split import read_answers
 
 from .verify import format_problems, verify_submission
@@ -43,27 +42,6 @@ def read_recommendations(path: str | Path) -> dict[int, list[str]]:
             path, f"not a readable submission ({exc}); run `mmcf verify` on it"
         ) from None
     return recs
-
-
-def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
-    """Track → artist and track → playlist count over
-    a training MPD (for artist credit and coverage)."""
-    artist_of: dict[str, str] = {}
-    count: dict[str, int] = {}
-    stream = read_playlists(mpd_dir, validate=False)
-    for playlist in tqdm(
-        stream,
-        total=count_playlists(mpd_dir),
-        desc="artists",
-        unit=" playlists",
-        unit_scale=True,
-        leave=False,
-    ):
-        for uri in {t["track_uri"] for t in playlist["tracks"]}:
-            count[uri] = count.get(uri, 0) + 1
-        for t in playlist["tracks"]:
-            artist_of.setdefault(t["track_uri"], t["artist_uri"])
-    return artist_of, count
 
 
 def category_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:

@@ -1,10 +1,11 @@
-"""Shared fixtures: a tiny hand-made MPD in the real format
-(not the generator's output), a model served over it."""
+"""Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output), a model
+served over it, the corpus cache in a temp directory."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import threading
 from pathlib import Path
@@ -44,8 +45,8 @@ def make_track(theme_no: int, k: int, pos: int) -> dict:
 
 
 def make_playlists(n: int, seed: int = 0, first_pid: int = 0) -> list[dict]:
-    """Playlists of 4 themes with skewed track popularity;
-    real-format quirks (extra field, no description)."""
+    """Playlists of 4 themes with skewed track popularity; real-format quirks (extra field, no
+    description)."""
     rng = random.Random(seed)
     playlists = []
     for i in range(n):
@@ -115,6 +116,19 @@ def write_mpd(directory: Path, playlists: list[dict], per_slice: int = 1000) -> 
             encoding="utf-8",
         )
     return directory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def corpus_cache_dir(tmp_path_factory) -> Iterator[Path]:
+    """The corpus cache (mpd.cache) of the whole run in a temp directory, not the user's cache."""
+    path = tmp_path_factory.mktemp("corpus-cache")
+    before = os.environ.get("MMCF_CACHE_DIR")
+    os.environ["MMCF_CACHE_DIR"] = str(path)
+    yield path
+    if before is None:
+        del os.environ["MMCF_CACHE_DIR"]
+    else:
+        os.environ["MMCF_CACHE_DIR"] = before
 
 
 @pytest.fixture

@@ -141,7 +141,8 @@ def test_validation_carve_is_disjoint_seeded_and_made_like_the_test_split(tiny_m
         len(training.corpus) + 20 == 400
         and not set(training.corpus.pids.tolist()) & validation.pids
     )
-    # Answers keep every held-out track, in the vocabulary or not, exactly as a test split's answers do.
+    # Answers keep every held-out track, in the vocabulary or not, exactly as a test split's
+    # answers do.
     original = {p["pid"]: p for p in read_playlists(tiny_mpd)}
     for q in validation.queries:
         playlist, answer = original[q.pid], validation.answers[q.pid]

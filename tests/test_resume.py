@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 SUBMIT = ("--team", "t", "--email", "a@b.c")
 
 # python -c THROTTLED MODULE OWNER NAME SECONDS -- ARGV: `mmcf ARGV` with OWNER.NAME (OWNER "-": the
-# module's own function) sleeping SECONDS before each call.
+# module's own function) sleeping SECONDS before each call. MODULE is a full name (mmcf.mpd.split):
+# the bare one (mpd.split) imports a second copy from the checkout and slows nothing.
 THROTTLED = """
 import importlib, sys, time
 module, owner, method, seconds = sys.argv[1:5]
@@ -48,8 +49,7 @@ sys.exit(main(sys.argv[6:]))
 def kill_when(
     argv: list, slow: tuple[str, str, str, float], ready: Callable[[], bool], timeout: float = 90
 ) -> None:
-    """Run `mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL it once
-    `ready()`."""
+    """`mmcf ARGV` with `slow` = (module, class, method, seconds) throttled; SIGKILL at ready()."""
     module, owner, method, seconds = slow
     process = subprocess.Popen(
         [
@@ -168,8 +168,7 @@ def test_submit_restarts_over_a_partial_of_other_settings(
     assert text(out) == text(reference_submission) and not partial.exists()
 
 
-# ---------------------------------------------------------------- mmcf split (resumes slice by
-# slice)
+# ------------------------------------------------------------ mmcf split (resumes slice by slice)
 
 
 def test_split_killed_midway_resumes(work, tmp_path, capsys):
@@ -196,8 +195,7 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
 
 
 def test_train_killed_midway_restarts(work, tmp_path, capsys):
-    """kNN has no checkpoints: a rerun after a kill (vocabulary already written) trains from the
-    start."""
+    """kNN has no checkpoints: a rerun after a kill (vocabulary written) trains from the start."""
     models = tmp_path / "models"
     argv = ["train", "--mpd", work["train"], "--model-dir", models, "--model", "knn"]
     kill_when(
