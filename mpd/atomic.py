@@ -80,14 +80,14 @@ def _remove_stale_temps(path: Path) -> None:
         stale = [
             e.path
             for e in entries
-            if (m := pattern.fullmatch(e.name)) and not _alive(int(m.group(1)))
+            if (m := pattern.fullmatch(e.name)) and not process_alive(int(m.group(1)))
         ]
     for tmp in stale:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

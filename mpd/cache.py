@@ -26,7 +26,7 @@ import numpy as np
 import ujson
 from tqdm import tqdm
 
-from .atomic import _alive, atomic_write
+from .atomic import atomic_write, process_alive
 from .errors import DataError, UserError
 from .fingerprint import SourceDigest, digest_json, digest_text
 from .matrix import CorpusRecorder, distinct_counts
@@ -229,7 +229,7 @@ def _remove_stale(parent: Path, keep: str) -> None:
     """Remove older entries of this input and temp directories whose writer is gone."""
     for child in parent.iterdir():
         temp = TEMP.fullmatch(child.name)
-        if child.name != keep and (not temp or not _alive(int(temp.group(1)))):
+        if child.name != keep and (not temp or not process_alive(int(temp.group(1)))):
             shutil.rmtree(child, ignore_errors=True)
 
 
