@@ -50,7 +50,7 @@ def parsers(path: Path, repeat: int) -> dict[str, float]:
     """Milliseconds to decode (and validate) one slice, per parser."""
     import msgspec
 
-    from mmcf.mpd.parse import _DECODER
+    from mmcf.mpd.parse import SLICE_DECODER
 
     raw = path.read_bytes()
     plain = msgspec.json.Decoder()
@@ -59,7 +59,7 @@ def parsers(path: Path, repeat: int) -> dict[str, float]:
         "json": lambda: json.loads(raw),
         "ujson": lambda: ujson.loads(raw),
         "msgspec": lambda: plain.decode(raw),
-        "msgspec typed (validates types)": lambda: _DECODER.decode(raw),
+        "msgspec typed (validates types)": lambda: SLICE_DECODER.decode(raw),
         "check_playlist (the reader's validation)": lambda: [
             check_playlist(p, path, i) for i, p in enumerate(playlists)
         ],
@@ -141,7 +141,7 @@ def measure(mpd: Path, work: Path, repeat: int) -> dict:
         "cached load (load_corpus)": timed(lambda: cache.load_corpus(mpd), repeat),
         "cached load_training (+ vocab, carve, corpus)": timed(lambda: load_training(mpd), repeat),
         "evaluate's read of before (track_artists, JSON)": timed(
-            lambda: cache._stream_track_artists(mpd), repeat
+            lambda: cache.stream_track_artists(mpd), repeat
         ),
         "evaluate's read, cached (track_artists)": timed(lambda: cache.track_artists(mpd), repeat),
         "split (cached scan; pool re-reads and writes slices)": timed(split, repeat),

@@ -60,12 +60,12 @@ class ALS(Recommender):
         return self
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
-        users = torch.stack([self._fold_in(seed_ids(q, self.vocab)) for q in queries])
+        users = torch.stack([self.fold_in(seed_ids(q, self.vocab)) for q in queries])
         return users @ self.item_factors.T + POPULARITY_TIE_BREAK * popularity_scores(
             self.vocab, len(queries)
         )
 
-    def _fold_in(self, ids: np.ndarray) -> torch.Tensor:
+    def fold_in(self, ids: np.ndarray) -> torch.Tensor:
         """The playlist's factors given its seeds: one ALS user step, (YᵀCY + λI)⁻¹ YᵀC p."""
         y = self.item_factors
         if not len(ids):

@@ -278,7 +278,7 @@ def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     """Track → artist and track → playlist count over a training MPD (artist credit, coverage)."""
     corpus = load_corpus(mpd_dir, validate=False)
     if corpus is None:
-        return _stream_track_artists(mpd_dir)
+        return stream_track_artists(mpd_dir)
     rec = corpus.recorder
     artist_uris = list(rec.artist_ids)
     artist_of = {uri: artist_uris[a] for uri, a in zip(rec.track_ids, rec.track_artist)}
@@ -286,7 +286,7 @@ def track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     return artist_of, dict(zip(rec.track_ids, counts.tolist()))
 
 
-def _stream_track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
+def stream_track_artists(mpd_dir: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     """The same from the JSON, unvalidated (for data the validating reader refuses)."""
     artist_of: dict[str, str] = {}
     count: dict[str, int] = {}

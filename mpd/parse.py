@@ -108,7 +108,7 @@ if msgspec is not None:
     class _Slice(msgspec.Struct, gc=False):
         playlists: list[_Playlist]
 
-    _DECODER: Any = msgspec.json.Decoder(_Slice)
+    SLICE_DECODER: Any = msgspec.json.Decoder(_Slice)
 
 
 def parse_slice(path: Path) -> SliceData:
@@ -126,7 +126,8 @@ def parse_slice(path: Path) -> SliceData:
 
 def _parse_fast(path: Path) -> SliceData:
     raw = path.read_bytes()
-    playlists = _DECODER.decode(gzip.decompress(raw) if path.suffix == ".gz" else raw).playlists
+    text = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    playlists = SLICE_DECODER.decode(text).playlists
     if not all(p.tracks for p in playlists):
         raise ValueError("a playlist has no tracks")
     return _compact(path.name, len(raw), digest_bytes(raw), playlists, structs=True)

@@ -23,7 +23,7 @@ def test_fold_in_is_one_weighted_least_squares_step(tiny_mpd):
         expected = torch.linalg.solve(
             y.T @ (c[:, None] * y) + 0.1 * torch.eye(8, dtype=torch.float64), y.T @ (c * p)
         )
-        got = model._fold_in(np.array(seeds))
+        got = model.fold_in(np.array(seeds))
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-3, atol=1e-4)
     scores = model.score([Query(1, None, [vocab.track_uris[0]]), Query(2, None, [])])
     assert scores.shape == (2, vocab.n_tracks) and torch.isfinite(scores).all()

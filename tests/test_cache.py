@@ -85,7 +85,7 @@ def test_hit_gives_the_same_corpus_vocab_and_fingerprint(tiny_mpd, cache_dir, mo
 def test_split_and_evaluate_read_the_cache(tiny_mpd, tmp_path, cache_dir, monkeypatch):
     monkeypatch.setenv("MMCF_CACHE_DIR", "off")
     reference = split_mpd(tiny_mpd, tmp_path / "plain", per_category=3, seed=0)
-    plain_artists = cache._stream_track_artists(tiny_mpd)
+    plain_artists = cache.stream_track_artists(tiny_mpd)
     monkeypatch.setenv("MMCF_CACHE_DIR", str(cache_dir))
     load_training(tiny_mpd)  # fills the cache
     no_parsing(monkeypatch)
