@@ -41,6 +41,7 @@ class ALS(Recommender):
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ALS":
         try:
             from implicit.als import AlternatingLeastSquares
+            from threadpoolctl import threadpool_limits
         except ImportError:
             raise UserError(
                 "the ALS peer needs the optional package implicit: pip install '.[compare]'"
@@ -54,7 +55,10 @@ class ALS(Recommender):
             iterations=c.iterations,
             random_state=c.seed,
         )
-        model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
+        # implicit runs its own threads: BLAS threads on top of them oversubscribe the cores, which
+        # slows the fit by orders of magnitude on a loaded machine (implicit warns about it)
+        with threadpool_limits(1, "blas"):
+            model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
         self.item_factors = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
         self._gram = None
         return self
