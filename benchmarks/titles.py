@@ -138,7 +138,7 @@ def train_cnn(
 def title_lookup(corpus, vocab, titles: list[str], mode: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The no-model peer: a title seen in training → the mean tracks of its training playlists."""
     chars = CharVocab.build(corpus.titles, 1, mode)
-    data = group_titles(corpus, np.arange(len(corpus)), chars)
+    data = group_titles(corpus, np.arange(len(corpus)), chars.normalize)
     means = mean_targets(corpus, vocab, data)[:, : vocab.n_tracks].tocsr()
     where = {t: i for i, t in enumerate(data.texts)}
     texts = [chars.normalize(t) for t in titles]

@@ -2,7 +2,7 @@
 
 Like scikit-learn's prefit ensembles, fit takes trained members (the DAE and the CharCNN, which it
 requires, and item-kNN / ALS when trained) and learns only the blend on the validation playlists.
-Its own files are MODEL_DIR/mmcf/{manifest.json, blend.json}; the members stay in their own
+Its own files are MODEL_DIR/blend/{manifest.json, blend.json}; the members stay in their own
 directories beside it (MODEL_DIR/dae, MODEL_DIR/cnn, ...), from where `load` reads them.
 """
 
@@ -17,7 +17,7 @@ import torch
 import ujson
 
 from mmcf.models.base import Query, Recommender
-from mmcf.models.registry import model_class
+from mmcf.models.registry import load_trained
 from mmcf.models.store import config_from, read_manifest, write_manifest
 from mmcf.mpd.atomic import atomic_write
 from mmcf.mpd.errors import UserError
@@ -37,7 +37,7 @@ class MMCF(Recommender):
     """score = w_title · CNN + (1 − w_title) · seed part; seed part alone without title, CNN alone
     without seeds."""
 
-    kind = "mmcf"
+    kind = "blend"
     config_class = BlendConfig
     uses_validation = True
     requires = ("dae", "cnn")
@@ -145,19 +145,19 @@ class MMCF(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "MMCF":
-        """The ensemble saved in MODEL_DIR/mmcf, with its members from MODEL_DIR/<member>."""
+        """The ensemble saved in MODEL_DIR/blend, with its members from MODEL_DIR/<member>."""
         directory = Path(directory)
         manifest = read_manifest(directory, cls.kind, vocab)
         weights = load_weights(directory)
         root = directory.parent
-        peers = {m: model_class(m).load(root / m, vocab) for m, beta in weights.items() if beta > 0}
-        dae, cnn = (model_class(m).load(root / m, vocab) for m in cls.requires)
+        peers = load_trained(root, [m for m, beta in weights.items() if beta > 0], vocab)
+        dae, cnn = load_trained(root, cls.requires, vocab).values()
         config = config_from(BlendConfig, manifest["config"], directory / "manifest.json")
         return cls(config).assemble(dae, cnn, peers, weights)
 
 
 def load_weights(directory: Path) -> dict[str, float]:
-    """The member weights in MODEL_DIR/mmcf/blend.json, checked."""
+    """The member weights in MODEL_DIR/blend/blend.json, checked."""
     path = Path(directory) / WEIGHTS_FILE
     data = load_json(path)
     weights = data.get("weights") if isinstance(data, dict) else None

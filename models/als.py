@@ -1,5 +1,5 @@
 """Matrix factorisation peer:
-implicit's ALS (optional extra `compare`), folded in for new playlists."""
+implicit's ALS, folded in for new playlists."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mmcf.mpd.errors import UserError
 from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
 from mmcf.mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
 from .knn import track_matrix
-from .store import config_from, load_tensors, read_manifest, save_tensors, write_manifest
+from .store import load_tensors, save_tensors, write_manifest
 
 
 @dataclass
@@ -39,25 +38,21 @@ class ALS(Recommender):
         self._gram: torch.Tensor | None = None  # YᵀY + λI, shared by every fold-in
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "ALS":
-        try:
-            from implicit.als import AlternatingLeastSquares
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            raise UserError(
-                "the ALS peer needs the optional package implicit: pip install '.[compare]'"
-            ) from None
+        from implicit.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
         self.vocab = vocab
         c = self.config
-        model = AlternatingLeastSquares(
-            factors=c.factors,
-            regularization=c.regularization,
-            alpha=c.alpha,
-            iterations=c.iterations,
-            random_state=c.seed,
-        )
         # implicit runs its own threads: BLAS threads on top of them oversubscribe the cores, which
         # slows the fit by orders of magnitude on a loaded machine (implicit warns about it)
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=c.factors,
+                regularization=c.regularization,
+                alpha=c.alpha,
+                iterations=c.iterations,
+                random_state=c.seed,
+            )
             model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
         self.item_factors = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
         self._gram = None
@@ -89,8 +84,6 @@ class ALS(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ALS":
-        manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(ALSConfig, manifest["config"], Path(directory) / "manifest.json"))
-        model.vocab = vocab
+        model, manifest = cls.from_manifest(directory, vocab)
         model.item_factors = load_tensors(Path(directory) / "factors.pt")["item_factors"]
         return model

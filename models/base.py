@@ -13,6 +13,8 @@ from mmcf.mpd.challenge import Query
 from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
 from mmcf.mpd.vocab import Vocab
 
+from .store import config_from, read_manifest
+
 __all__ = ["Query", "Recommender", "top_n"]
 # added to model scores so queries with nothing usable rank by popularity
 POPULARITY_TIE_BREAK = 1e-6
@@ -61,6 +63,19 @@ class Recommender(abc.ABC):
     @abc.abstractmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "Recommender":
         """Read a model written by `save`."""
+
+    @classmethod
+    def from_manifest(cls, directory: str | Path, vocab: Vocab) -> tuple["Recommender", dict]:
+        """A new model of this class with the settings saved in `directory`'s manifest (refused if
+        of another kind or vocabulary), and the manifest, for `load` to fill in."""
+        manifest = read_manifest(directory, cls.kind, vocab)
+        if cls.config_class is None:
+            model = cls()
+        else:
+            where = Path(directory) / "manifest.json"
+            model = cls(config_from(cls.config_class, manifest["config"], where))
+        model.vocab = vocab
+        return model, manifest
 
     def knows_title(self, title: str | None) -> bool:
         """Does the model read anything in this title (False for models that ignore titles)?"""

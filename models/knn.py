@@ -16,7 +16,7 @@ from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
 from mmcf.mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
-from .store import config_from, read_manifest, write_manifest
+from .store import write_manifest
 
 
 @dataclass
@@ -59,9 +59,7 @@ class ItemKNN(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":
-        manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(KNNConfig, manifest["config"], Path(directory) / "manifest.json"))
-        model.vocab = vocab
+        model, manifest = cls.from_manifest(directory, vocab)
         model.similarity = sp.load_npz(Path(directory) / "similarity.npz").tocsr()
         return model
 

@@ -65,6 +65,10 @@ class TitleMemory:
             top_k_per_row(group_means(corpus, vocab, groups)[:, : vocab.n_tracks].tocsr(), top),
         )
 
+    def row(self, text: str) -> int | None:
+        """The memory's row of a normalised title, None if no training playlist had it."""
+        return self._row.get(text)
+
     def scores(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Remembered track scores [B, n_tracks] of normalised titles, and which titles were
         remembered."""

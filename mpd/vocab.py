@@ -15,12 +15,16 @@ from .errors import UserError
 
 VARIOUS_ARTISTS = "Various Artists"
 FILL_SIZE = 1000
+MMCF_TRACK_CUTOFF = 5
 SEP = "\x00"
 
 
 @dataclass
 class VocabConfig:
-    min_track_playlists: int = 5  # keep tracks seen in at least this many training playlists
+    # keep tracks seen in at least this many training playlists; 0 = follow the data size: the
+    # smallest cutoff (1 to 5, MMCF's) that keeps at most `max_tracks` tracks (`track_cutoff`)
+    min_track_playlists: int = 0
+    max_tracks: int = 200_000
     min_artist_playlists: int = 3
     drop_various_artists: bool = True
 
@@ -134,7 +138,8 @@ def vocab_from_counts(
         if name == VARIOUS_ARTISTS and config.drop_various_artists
     }
     ranked = _by_count(list(tracks), [t[0] for t in tracks.values()])
-    kept = [u for u in ranked if tracks[u][0] >= config.min_track_playlists]
+    cutoff = track_cutoff(np.array([t[0] for t in tracks.values()], np.int64), config)
+    kept = [u for u in ranked if tracks[u][0] >= cutoff]
     kept_artists = sorted(
         (
             a
@@ -154,6 +159,17 @@ def vocab_from_counts(
         fill_uris=ranked[:FILL_SIZE],
         config=config,
     )
+
+
+def track_cutoff(counts: np.ndarray, config: VocabConfig) -> int:
+    """Playlists a track needs to be kept: the configured cutoff, or with 0 the smallest of 1…5
+    that keeps at most `max_tracks` (small data sets keep every track; the MPD gets MMCF's 5)."""
+    if config.min_track_playlists > 0:
+        return config.min_track_playlists
+    for cutoff in range(1, MMCF_TRACK_CUTOFF):
+        if (counts >= cutoff).sum() <= config.max_tracks:
+            return cutoff
+    return MMCF_TRACK_CUTOFF
 
 
 def _by_count(uris: list[str], counts: list[int]) -> list[str]:

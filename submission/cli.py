@@ -240,8 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default=DEFAULT_KIND,
         choices=list(KINDS),
-        help=f"model to train (default {DEFAULT_KIND}: the ensemble, fit over its members; "
-        "members it requires that are not trained in --model-dir yet are trained first)",
+        help=f"model to train (default {DEFAULT_KIND}: the second stage, a ranker over its "
+        "members' candidates; blend: the published MMCF ensemble; members a model requires "
+        "that are not trained in --model-dir yet are trained first)",
     )
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a model setting (repeatable)"
@@ -258,9 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--val-per-category",
         type=int,
-        help="validation playlists carved per category from the "
-        "training set before any model trains; they choose epochs and blend weights (default 50; "
-        "fixed for a model directory by its first training)",
+        help="validation playlists carved per category from the training set before any model "
+        "trains; they choose epochs and blend weights and train the ranker (default 50; fixed "
+        "for a model directory by its first training)",
     )
     p.add_argument("--val-seed", type=int, help="seed of the validation carve (default 0)")
 

@@ -82,11 +82,7 @@ def model_files(model_dir: str | Path) -> str:
     files (a retrained model rewrites its files, so the answers of an earlier model are never
     resumed)."""
     root = Path(model_dir)
-    models = [
-        d
-        for d in sorted(root.iterdir())
-        if d.is_dir() and ((d / "manifest.json").exists() or d.name == "mmcf")
-    ]
+    models = [d for d in sorted(root.iterdir()) if d.is_dir() and (d / "manifest.json").exists()]
     files = [root / store.VOCAB_FILE] + [
         p for d in models for p in sorted(d.iterdir()) if p.is_file()
     ]

@@ -81,17 +81,17 @@ def test_routing_title_only_seeds_only_and_both(models):
 def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(models, capsys):
     mpd, model_dir = models
     argv = ["train", "--mpd", str(mpd), "--model-dir", str(model_dir)]
-    assert main(argv + ["--model", "mmcf", "--set", "members=knn,als_not_trained"]) == 0
+    assert main(argv + ["--model", "blend", "--set", "members=knn,als_not_trained"]) == 0
     assert capsys.readouterr().out.strip().splitlines() == [
         f"cnn: trained already in {model_dir} (`--model cnn` retrains it)",
         f"dae: trained already in {model_dir} (`--model dae` retrains it)",
-        f"trained mmcf → {model_dir / 'mmcf'}",
+        f"trained blend → {model_dir / 'blend'}",
     ]
-    saved = json.loads((model_dir / "mmcf" / "blend.json").read_text())
+    saved = json.loads((model_dir / "blend" / "blend.json").read_text())
     assert set(saved["weights"]) == {"knn"}
     assert saved["weights"]["knn"] > 0, saved  # the kNN helps an 8-unit one-epoch DAE
     assert saved["r_precision"] > saved["plain_mmcf_r_precision"]
-    loaded = load_model(model_dir, "mmcf")
+    loaded = load_model(model_dir, "blend")
     assert loaded.weights == saved["weights"] and set(loaded.members) == {"knn"}
     # The search's numbers are the deployed scoring's: no member saw the validation playlists, so
     # the saved blend scores them exactly as the search did.

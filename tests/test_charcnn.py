@@ -81,7 +81,7 @@ def test_fused_output_loss_matches_plain_loss():
 def test_distinct_titles_and_mean_targets(data):
     vocab, corpus, rows, *_ = data
     chars = CharVocab.build(corpus.titles, 1)
-    titles = group_titles(corpus, rows, chars)
+    titles = group_titles(corpus, rows, chars.normalize)
     assert len(titles.texts) == 4 and titles.counts.sum() == len(rows)
     targets = mean_targets(corpus, vocab, titles)
     assert targets.shape == (4, vocab.n_items)
@@ -197,11 +197,11 @@ def test_teacher_targets_are_title_means_of_training_rows(data):
     assert (
         np.isin(asked, rows).all() and len(asked) == len(np.unique(asked)) == 4 * 10
     )  # 10 playlists per title
-    titles = group_titles(corpus, np.sort(asked), model.chars)
+    titles = group_titles(corpus, np.sort(asked), model.chars.normalize)
     exact = mean_targets(corpus, vocab, titles)  # means of the same sampled playlists, nothing cut
     got = teacher_targets(
         true_teacher(corpus, vocab, []),
-        group_titles(corpus, rows, model.chars),
+        group_titles(corpus, rows, model.chars.normalize),
         vocab.n_items,
         per_title=10,
         top=vocab.n_items,
@@ -210,7 +210,7 @@ def test_teacher_targets_are_title_means_of_training_rows(data):
     np.testing.assert_allclose(got.toarray(), exact.toarray(), rtol=1e-6)
     top = teacher_targets(true_teacher(corpus, vocab, []), titles, vocab.n_items, 10, top=5, seed=0)
     assert (np.diff(top.indptr) == 5).all()
-    every = group_titles(corpus, rows, model.chars)  # per_title=0: all playlists, exact
+    every = group_titles(corpus, rows, model.chars.normalize)  # per_title=0: all playlists, exact
     np.testing.assert_allclose(
         teacher_targets(
             true_teacher(corpus, vocab, []), every, vocab.n_items, 0, vocab.n_items, 0

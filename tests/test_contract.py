@@ -6,7 +6,6 @@ save/load gives the same scores, the config survives, and a directory of another
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 
 import pytest
@@ -26,8 +25,7 @@ TINY = {
     "cnn": {"epochs": "1", "filters": "8", "embedding": "8"},
     "als": {"factors": "4", "iterations": "2"},
 }
-HAS_IMPLICIT = importlib.util.find_spec("implicit") is not None
-KINDS_HERE = [k for k in KINDS if k != "als" or HAS_IMPLICIT]
+KINDS_HERE = list(KINDS)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEMO = [
     *("--threads", "1", "demo", "--playlists", "1200", "--per-category", "4"),
-    *("--models", "popularity", "knn", "dae", "cnn", "mmcf"),
+    *("--models", "popularity", "knn", "dae", "cnn", "blend", "mmcf"),
 ]
 
 

@@ -74,7 +74,7 @@ def test_no_member_trains_on_the_validation_playlists(work, monkeypatch):
     }
     for kind, overrides in settings.items():
         train(work["train"], models, kind, build_config(kind, overrides))
-    train(work["train"], models, "mmcf")
+    train(work["train"], models, "blend")
     validation = Validation.load(models / "validation")
     recorded = set(json.loads((models / "validation" / "validation.json").read_text())["pids"])
     every = {p["pid"] for p in make_playlists(300)} - {
@@ -84,7 +84,7 @@ def test_no_member_trains_on_the_validation_playlists(work, monkeypatch):
     for kind, pids in seen.items():
         assert not pids & recorded, kind
         assert pids | recorded == every, kind
-    report = json.loads((models / "mmcf" / "blend.json").read_text())
+    report = json.loads((models / "blend" / "blend.json").read_text())
     assert report["validation_queries"] == len(validation.queries)
 
 

@@ -24,7 +24,7 @@ from mmcf.mpd.titles import CharVocab
 from mmcf.mpd.vocab import Vocab
 
 from ..base import POPULARITY_TIE_BREAK, Recommender, popularity_scores
-from ..store import config_from, load_tensors, read_manifest, save_tensors, write_manifest
+from ..store import load_tensors, save_tensors, write_manifest
 from ..title_memory import TitleMemory
 from ..training.trainer import Checkpoints, fingerprint, settings, train
 from .config import CNNConfig
@@ -93,7 +93,7 @@ class CharCNN(Recommender):
         self.chars = CharVocab.build(
             (corpus.titles[r] for r in rows), cfg.min_char_count, cfg.normalizer
         )
-        data = group_titles(corpus, rows, self.chars)
+        data = group_titles(corpus, rows, self.chars.normalize)
         if not data.texts:
             raise UserError("no training playlist has a usable title: cannot train the title model")
         log.info(
@@ -218,9 +218,7 @@ class CharCNN(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "CharCNN":
         directory = Path(directory)
-        manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(CNNConfig, manifest["config"], Path(directory) / "manifest.json"))
-        model.vocab = vocab
+        model, manifest = cls.from_manifest(directory, vocab)
         model.chars = CharVocab.load(directory / CHAR_VOCAB_FILE)
         if (
             len(model.chars) != manifest.get("n_chars")

@@ -18,7 +18,6 @@ import torch
 from tqdm import tqdm
 
 from mmcf.mpd.matrix import PlaylistCorpus
-from mmcf.mpd.titles import CharVocab
 from mmcf.mpd.vocab import Vocab
 
 from ..base import Recommender
@@ -39,11 +38,13 @@ class TitleData:
         return np.array([len(g) for g in self.groups], dtype=np.int64)
 
 
-def group_titles(corpus: PlaylistCorpus, rows: np.ndarray, chars: CharVocab) -> TitleData:
+def group_titles(
+    corpus: PlaylistCorpus, rows: np.ndarray, normalize: Callable[[str | None], str]
+) -> TitleData:
     """Group the rows by normalised title; rows whose title normalises to nothing are left out."""
     groups: dict[str, list[int]] = {}
     for row in rows:
-        text = chars.normalize(corpus.titles[row])
+        text = normalize(corpus.titles[row])
         if text:
             groups.setdefault(text, []).append(int(row))
     texts = sorted(groups)

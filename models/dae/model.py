@@ -17,7 +17,7 @@ from mmcf.mpd.vocab import Vocab
 
 from .. import distributed
 from ..base import Recommender
-from ..store import config_from, load_tensors, read_manifest, save_tensors, write_manifest
+from ..store import load_tensors, save_tensors, write_manifest
 from ..training.device import resolve_device
 from ..training.trainer import Checkpoints, fingerprint, settings, train
 from .batches import TrainingData
@@ -157,9 +157,7 @@ class DAE(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "DAE":
-        manifest = read_manifest(directory, cls.kind, vocab)
-        model = cls(config_from(DAEConfig, manifest["config"], Path(directory) / "manifest.json"))
-        model.vocab = vocab
+        model, manifest = cls.from_manifest(directory, vocab)
         model.history = manifest.get("history", {})
         for name in manifest.get("networks", []):
             net = DAENet(vocab.n_items, model.config.hidden, torch.Generator())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ class DemoConfig:
     playlists: int = 20000
     per_category: int = 100
     seed: int = 0
-    models: list[str] | None = None  # default: every model this installation can train
+    models: list[str] | None = None  # default: every model kind
     # validation playlists carved before training (epochs, ensemble weights)
     validation_per_category: int = 30
     # Shorter training than `mmcf train`'s defaults, to fit the demo's time budget on 2 cores: the
@@ -41,16 +40,11 @@ class DemoConfig:
     )
 
 
-def available_models() -> list[str]:
-    """ALS needs the optional `implicit` package; everything else is always there."""
-    return [m for m in KINDS if m != "als" or importlib.util.find_spec("implicit") is not None]
-
-
 def run_demo(config: DemoConfig) -> str:
     from mmcf.mpd.split import split_mpd
     from mmcf.mpd.synth import generate
 
-    models = config.models or available_models()
+    models = config.models or list(KINDS)
     work = config.workdir
     timings: dict[str, float] = {}
 

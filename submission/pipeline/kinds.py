@@ -15,7 +15,11 @@ from mmcf.mpd.errors import UserError
 if TYPE_CHECKING:
     from mmcf.models.base import Recommender
 
-KINDS = {**MODELS, "mmcf": "mmcf.ensemble.mmcf:MMCF"}
+KINDS = {
+    **MODELS,
+    "blend": "mmcf.ensemble.mmcf:MMCF",  # the published MMCF: count-weighted DAE + CNN blend
+    "mmcf": "mmcf.ensemble.ranker:Ranker",  # a learned second stage over every member
+}
 DEFAULT_KIND = "mmcf"  # what `mmcf train` trains and `submit` prefers
 
 

@@ -1,0 +1,69 @@
+"""User-kNN: the training playlists that share most seeds with the query, and what they held."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
+from mmcf.mpd.vocab import Vocab
+
+from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
+from .knn import track_matrix
+from .store import write_manifest
+
+MATRIX_FILE = "playlists.npz"
+
+
+@dataclass
+class UserKNNConfig:
+    neighbours: int = 200  # training playlists kept per query
+    alpha: float = 0.5  # similarity = shared seeds / (playlist length ** alpha)
+    power: float = 2.0  # neighbour weight = similarity ** power (sharpens towards the closest)
+
+
+class UserKNN(Recommender):
+    kind = "userknn"
+    config_class = UserKNNConfig
+
+    def __init__(self, config: UserKNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or UserKNNConfig()
+        self.playlists: sp.csr_matrix | None = None  # binary training playlists × tracks
+
+    def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "UserKNN":
+        self.vocab = vocab
+        self.playlists = track_matrix(corpus, vocab.n_tracks)
+        return self
+
+    def score(self, queries: Sequence[Query]) -> torch.Tensor:
+        seeds = query_matrix(queries, self.vocab)[:, : self.vocab.n_tracks]
+        seeds.data[:] = 1.0
+        lengths = np.asarray(self.playlists.sum(axis=1)).ravel()
+        shared = (seeds @ self.playlists.T).tocsr()
+        similarity = shared @ sp.diags(1 / np.maximum(lengths, 1) ** self.config.alpha)
+        neighbours = top_k_per_row(similarity.tocsr().astype(np.float32), self.config.neighbours)
+        neighbours.data **= self.config.power
+        scores = np.asarray((neighbours @ self.playlists).todense(), dtype=np.float32)
+        return torch.from_numpy(scores) + POPULARITY_TIE_BREAK * popularity_scores(
+            self.vocab, len(queries)
+        )
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        with atomic_write(directory / MATRIX_FILE, "wb") as f:
+            sp.save_npz(f, self.playlists)
+        write_manifest(directory, self.kind, self.vocab, self.config)  # last: marks it complete
+
+    @classmethod
+    def load(cls, directory: str | Path, vocab: Vocab) -> "UserKNN":
+        directory = Path(directory)
+        model, manifest = cls.from_manifest(directory, vocab)
+        model.playlists = sp.load_npz(directory / MATRIX_FILE).tocsr()
+        return model

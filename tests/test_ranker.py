@@ -1,0 +1,112 @@
+"""The second stage: its training examples, candidates and features, and the ranker as a model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_playlists, write_mpd
+from mmcf.ensemble.examples import training_examples
+from mmcf.ensemble.features import candidates, source_scores
+from mmcf.ensemble.ranker import NOT_CANDIDATE, Ranker, RankerConfig
+from mmcf.models.knn import ItemKNN
+from mmcf.models.popularity import Popularity
+from mmcf.models.title_lookup import TitleLookup
+from mmcf.mpd.challenge import CATEGORIES, Query
+from mmcf.mpd.dataset import load_training
+from mmcf.mpd.errors import UserError
+from mmcf.mpd.split import ValidationConfig
+from mmcf.mpd.vocab import VocabConfig
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    mpd = write_mpd(tmp_path_factory.mktemp("ranker"), make_playlists(600, seed=3), per_slice=300)
+    return load_training(
+        mpd, VocabConfig(min_track_playlists=2), validation=ValidationConfig(per_category=6)
+    )
+
+
+@pytest.fixture(scope="module")
+def members(data):
+    return {
+        "knn": ItemKNN().fit(data.corpus, data.vocab),
+        "title": TitleLookup().fit(data.corpus, data.vocab),
+        "popularity": Popularity().fit(data.corpus, data.vocab),
+    }
+
+
+def test_examples_are_other_shapes_of_the_same_validation_playlists(data):
+    validation = data.validation
+    examples = training_examples(validation)
+    assert len(examples) > len(validation.queries)
+    by_category = {c.number: c for c in CATEGORIES}
+    for example in examples:
+        query, answer = example.query, validation.answers[example.query.pid]
+        original = next(q for q in validation.queries if q.pid == query.pid)
+        whole = sorted(original.seeds + answer.tracks)
+        assert sorted(query.seeds + example.hidden) == whole  # the same playlist, nothing more
+        category = by_category[query.category]
+        assert len(query.seeds) == category.seeds and bool(query.title) == category.title
+        assert category.min_length <= len(whole) <= category.max_length
+        if query.in_order and query is not original:
+            assert query.seeds == (original.seeds + answer.tracks)[: len(query.seeds)]
+    assert {e.query.category for e in examples} == set(by_category)
+
+
+def test_candidates_are_each_sources_top_k_without_seeds(data, members):
+    vocab, k = data.vocab, 20
+    queries = data.validation.queries[:8]
+    found = candidates(queries, members, vocab, per_source=k, recent=3)
+    assert found.features.shape == (len(found.rows), len(found.names))
+    assert np.isfinite(found.features).all() and (np.diff(found.rows) >= 0).all()
+    scores = source_scores(queries, members, recent=3)
+    assert set(scores) == {"knn", "knn_recent", "title_exact", "title_words", "popularity"}
+    for row, query in enumerate(queries):
+        mine = set(found.tracks[found.rows == row].tolist())
+        seeds = {vocab.track_index[u] for u in query.seeds if u in vocab.track_index}
+        assert not mine & seeds
+        for name, s in scores.items():
+            s = s[row].clone()
+            s[list(seeds)] = -torch.inf
+            top = set(torch.topk(s, k).indices.tolist())
+            assert top <= mine, name
+            rank = found.features[found.rows == row, found.names.index(f"{name}_rank")]
+            assert ((rank < k) == np.isin(found.tracks[found.rows == row], list(top))).all()
+
+
+def test_the_ranker_orders_its_candidates_and_puts_the_rest_last(data, members):
+    config = RankerConfig(members=("knn", "title", "popularity"), candidates=30, trees=20)
+    ranker = Ranker(config).fit(
+        data.corpus, data.vocab, members=members, validation=data.validation
+    )
+    assert set(ranker.report["r_precision"]) == {"ranker", "knn", "title", "popularity"}
+    queries = data.validation.queries[:4]
+    scores = ranker.score(queries)
+    found = ranker.candidates(queries)
+    proposed = torch.zeros_like(scores, dtype=torch.bool)
+    proposed[found.rows, found.tracks] = True
+    assert (scores[proposed] > NOT_CANDIDATE / 2).all() and (
+        scores[~proposed] < NOT_CANDIDATE / 2
+    ).all()
+
+
+def test_the_ranker_needs_validation_playlists(data, members):
+    with pytest.raises(UserError, match="validation playlists"):
+        Ranker(RankerConfig(members=("knn",))).fit(data.corpus, data.vocab, members=members)
+
+
+def test_title_lookup_weighs_the_exact_title_by_its_playlists_and_falls_back_to_words(
+    data, members
+):
+    lookup: TitleLookup = members["title"]
+    text = max(lookup.memory.texts, key=lambda t: lookup.counts[lookup.memory.row(t)])
+    seen, words_only = Query(pid=1, title=text), Query(pid=2, title=f"zzz {text.split()[0]}")
+    exact, words = lookup.exact_and_word_scores([seen, words_only])
+    assert exact[0].sum() > 0 and exact[1].sum() == 0 and words[1].sum() > 0
+    assert lookup.title_counts([seen, words_only]).tolist() == [
+        lookup.counts[lookup.memory.row(text)],
+        0,
+    ]
+    assert lookup.knows_title(words_only.title) and not lookup.knows_title("qqqq")
