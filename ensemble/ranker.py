@@ -4,7 +4,9 @@ As the challenge's leading teams did: each member proposes its top tracks, and a
 model reorders their union from the members' scores and ranks, popularity, artist overlap and the
 query's shape (`features.py`). Like the blend, `fit` takes already-trained members and learns only
 on the validation playlists none of them trained on, early-stopped on a part of them it does not
-fit. Its own files are MODEL_DIR/mmcf/{manifest.json, ranker.txt, ranker.json}; the members stay in
+fit. Queries with seeds and queries with a title alone get a booster each (the second learns
+what the title sources are worth, which the many seeded examples would drown). Its own files are
+MODEL_DIR/mmcf/{manifest.json, ranker_seeds.txt, ranker_title.txt, ranker.json}; the members stay in
 their own directories beside it.
 """
 
@@ -33,7 +35,8 @@ from .examples import Example, training_examples
 from .features import GROUPS, Candidates, candidates
 
 log = logging.getLogger(__name__)
-BOOSTER_FILE, REPORT_FILE = "ranker.txt", "ranker.json"
+BOOSTER_FILE, REPORT_FILE = "ranker_{}.txt", "ranker.json"
+SHAPES = ("seeds", "title")  # one booster for queries with seeds, one for a title alone
 NOT_CANDIDATE = -1e4  # below every ranker score: tracks no member proposed come last
 
 
@@ -73,7 +76,7 @@ class Ranker(Recommender):
         super().__init__()
         self.config = config or RankerConfig()
         self.members: dict[str, Recommender] = {}
-        self.booster = None
+        self.boosters: dict = {}  # shape → lightgbm.Booster
         self.report: dict = {}
 
     @property
@@ -101,12 +104,18 @@ class Ranker(Recommender):
         stopping = set(
             rng.choice(pids, max(1, int(len(pids) * self.config.stop_share)), replace=False)
         )
+        self.boosters = {}
+        for shape in SHAPES:
+            mine = [e for e in examples if shape_of(e.query) == shape]
+            fitting = [e for e in mine if e.query.pid not in stopping]
+            held = [e for e in mine if e.query.pid in stopping]
+            if fitting and held:
+                self.boosters[shape] = train_booster(
+                    self.labelled(fitting), self.labelled(held), self.config
+                )
+        if "seeds" not in self.boosters:
+            raise UserError("the ranker found no validation playlist with seeds to learn from")
         fitting = [e for e in examples if e.query.pid not in stopping]
-        self.booster = train_booster(
-            self.labelled(fitting),
-            self.labelled([e for e in examples if e.query.pid in stopping]),
-            self.config,
-        )
         stop_queries = [q for q in validation.queries if q.pid in stopping]
         self.report = {"examples": len(fitting), **self.compare(stop_queries, validation.answers)}
         log.info("ranker: %s", self.report)
@@ -147,7 +156,7 @@ class Ranker(Recommender):
         }
         return {
             "stop_queries": len(queries),
-            "trees": int(self.booster.best_iteration),
+            "trees": {shape: int(b.best_iteration) for shape, b in self.boosters.items()},
             "r_precision": {k: round(v, 4) for k, v in values.items()},
         }
 
@@ -155,11 +164,17 @@ class Ranker(Recommender):
         out = torch.full((len(queries), self.vocab.n_tracks), NOT_CANDIDATE)
         out += POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
         for start in range(0, len(queries), self.config.batch):
-            part = self.candidates(queries[start : start + self.config.batch])
-            predicted = self.booster.predict(
-                part.features, num_iteration=self.booster.best_iteration
-            )
-            out[start + part.rows, part.tracks] = torch.from_numpy(predicted.astype(np.float32))
+            batch = queries[start : start + self.config.batch]
+            part = self.candidates(batch)
+            shapes = np.array([shape_of(q) for q in batch])[part.rows]
+            predicted = np.zeros(len(part.rows), np.float32)
+            for shape in set(shapes.tolist()):
+                booster = self.boosters.get(shape, self.boosters["seeds"])
+                at = shapes == shape
+                predicted[at] = booster.predict(
+                    part.features[at], num_iteration=booster.best_iteration
+                )
+            out[start + part.rows, part.tracks] = torch.from_numpy(predicted)
         return out
 
     def knows_title(self, title: str | None) -> bool:
@@ -167,11 +182,19 @@ class Ranker(Recommender):
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
-        with atomic_write(directory / BOOSTER_FILE) as f:
-            f.write(self.booster.model_to_string())
+        for shape, booster in self.boosters.items():
+            with atomic_write(directory / BOOSTER_FILE.format(shape)) as f:
+                f.write(booster.model_to_string())
         with atomic_write(directory / REPORT_FILE) as f:
             ujson.dump(self.report, f, indent=2)
-        write_manifest(directory, self.kind, self.vocab, self.config, members=list(self.members))
+        write_manifest(
+            directory,
+            self.kind,
+            self.vocab,
+            self.config,
+            members=list(self.members),
+            boosters=list(self.boosters),
+        )
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "Ranker":
@@ -181,13 +204,19 @@ class Ranker(Recommender):
         directory = Path(directory)
         model, manifest = cls.from_manifest(directory, vocab)
         model.members = load_trained(directory.parent, model.config.members, vocab)
-        try:
-            model.booster = lightgbm.Booster(model_file=str(directory / BOOSTER_FILE))
-        except lightgbm.basic.LightGBMError as exc:
-            raise UserError(
-                f"{directory / BOOSTER_FILE}: unreadable ranker ({exc}); retrain"
-            ) from None
+        for shape in manifest.get("boosters", []):
+            path = directory / BOOSTER_FILE.format(shape)
+            try:
+                model.boosters[shape] = lightgbm.Booster(model_file=str(path))
+            except lightgbm.basic.LightGBMError as exc:
+                raise UserError(f"{path}: unreadable ranker ({exc}); retrain") from None
+        if "seeds" not in model.boosters:
+            raise UserError(f"{directory}: the ranker's manifest lists no booster; retrain")
         return model
+
+
+def shape_of(query: Query) -> str:
+    return "seeds" if query.seeds else "title"
 
 
 def train_booster(fit_part, stop_part, config: RankerConfig):

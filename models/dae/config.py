@@ -51,7 +51,10 @@ class DAEConfig:
     configs: tuple[str, ...] = ALL_VARIANTS  # which networks to train (the rest route to these)
     hidden: int = 256
     batch_size: int = 64
-    epochs: int = 6  # at most, tied + untied, per network
+    # at most, tied + untied, per network; 0 = by the data size (`max_epochs`): 6, or more on small
+    # data sets, enough for `min_steps` minibatches (at most 30); early stopping still applies
+    epochs: int = 0
+    min_steps: int = 1200
     tied_only_epochs: int = 10  # at most, for the tied-only network (0to1); 0 = `epochs`
     tied_epochs: int = 1  # pre-training epochs with tied weights before untying
     patience: int = 2  # stop after this many epochs without a better validation R-precision
@@ -109,6 +112,19 @@ class DAEConfig:
             patience=3,
         )
         return cls(**{**values, **changes})
+
+
+BASE_EPOCHS, MAX_EPOCHS = 6, 30
+
+
+def max_epochs(config: DAEConfig, variant: Variant, playlists: int) -> int:
+    """The most epochs one network trains on `playlists` training playlists."""
+    tied_only = config.tied_only_epochs if variant.tied_only else 0
+    if config.epochs:
+        return tied_only or config.epochs
+    steps_per_epoch = max(1, -(-playlists // config.batch_size))
+    by_size = min(MAX_EPOCHS, -(-config.min_steps // steps_per_epoch))
+    return max(by_size, tied_only or BASE_EPOCHS)
 
 
 def variant_for(query: Query) -> str:

@@ -18,7 +18,7 @@ from ..training.lazy_adam import LazyAdam
 from ..training.trainer import EpochTask
 from ..validation import r_precision
 from .batches import NegativeSampler, TrainingData
-from .config import DAEConfig, Variant
+from .config import DAEConfig, Variant, max_epochs
 from .network import DAENet
 
 
@@ -65,11 +65,7 @@ class DAETraining(EpochTask):
         self.label = f"DAE {variant.name}"
         self.validates = bool(queries)
         self.patience = config.patience
-        self.max_epochs = (
-            config.tied_only_epochs
-            if variant.tied_only and config.tied_only_epochs
-            else config.epochs
-        )
+        self.max_epochs = max_epochs(config, variant, data.targets.shape[0])
         self.tied_epochs = self.min_epochs = (
             self.max_epochs
             if variant.tied_only
