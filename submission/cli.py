@@ -290,7 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="also write the tables as Markdown here")
     p.add_argument("--html", help="also write a self-contained HTML report with charts here")
     p.add_argument(
-        "--min-track-count", type=int, default=5, help="vocabulary cutoff for the coverage figure"
+        "--min-track-count",
+        type=int,
+        help="vocabulary cutoff for the coverage figure (default: the one `mmcf train` chooses "
+        "for this training set)",
     )
     p.add_argument(
         "--challenge",

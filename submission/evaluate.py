@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import ujson
 
@@ -15,6 +16,7 @@ from mmcf.mpd.challenge import read_challenge
 from mmcf.mpd.errors import DataError, UserError
 from mmcf.mpd.metrics import METRICS, NDCG_FORMS, Answer, coverage, score_all, summarize
 from mmcf.mpd.split import read_answers
+from mmcf.mpd.vocab import VocabConfig, track_cutoff
 
 from .verify import format_problems, verify_submission
 
@@ -98,7 +100,7 @@ def evaluate_submissions(
     mpd_dir: str | Path,
     json_path: str | Path | None = None,
     markdown_path: str | Path | None = None,
-    min_track_count: int = 5,
+    min_track_count: int | None = None,
     challenge: str | Path | None = None,
     verify: bool = True,
     ndcg: str = "rules",
@@ -126,6 +128,8 @@ def evaluate_submissions(
         for p in paths
     }
     summaries = {name: summarize(s) for name, s in scores.items()}
+    if min_track_count is None:  # the data-size rule of `mmcf train`'s vocabulary
+        min_track_count = track_cutoff(np.fromiter(counts.values(), np.int64), VocabConfig())
     share = vocabulary_coverage(answers, counts, min_track_count)
     tables = (
         {LABELS[m]: compare_table(summaries, m) for m in shown}
