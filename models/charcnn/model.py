@@ -169,7 +169,7 @@ class CharCNN(Recommender):
         ranking."""
         scores, usable = self.title_scores([q.title for q in queries])
         if not usable.all():
-            log.warning(
+            log.info(
                 "%d of %d playlists have no usable title: ranked by popularity",
                 int((~usable).sum()),
                 len(queries),
