@@ -59,7 +59,9 @@ class RankerConfig:
         self.members, self.without = tuple(self.members), tuple(self.without)
         unknown = set(self.without) - set(GROUPS)
         if unknown:
-            raise UserError(f"ranker: unknown feature groups {sorted(unknown)} (known: {GROUPS})")
+            raise UserError(
+                f"ranker: unknown feature groups {sorted(unknown)} (known: {', '.join(GROUPS)})"
+            )
         if not self.members or self.candidates < 1 or not 0 < self.stop_share < 1:
             raise UserError(
                 "ranker: members must not be empty, candidates ≥ 1, stop_share in (0, 1)"
