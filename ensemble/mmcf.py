@@ -18,7 +18,7 @@ import ujson
 
 from mmcf.models.base import Query, Recommender
 from mmcf.models.registry import load_trained
-from mmcf.models.store import config_from, read_manifest, write_manifest
+from mmcf.models.store import write_manifest
 from mmcf.mpd.atomic import atomic_write
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.matrix import PlaylistCorpus, query_matrix
@@ -147,13 +147,12 @@ class MMCF(Recommender):
     def load(cls, directory: str | Path, vocab: Vocab) -> "MMCF":
         """The ensemble saved in MODEL_DIR/blend, with its members from MODEL_DIR/<member>."""
         directory = Path(directory)
-        manifest = read_manifest(directory, cls.kind, vocab)
+        model, _ = cls.from_manifest(directory, vocab)
         weights = load_weights(directory)
         root = directory.parent
         peers = load_trained(root, [m for m, beta in weights.items() if beta > 0], vocab)
         dae, cnn = load_trained(root, cls.requires, vocab).values()
-        config = config_from(BlendConfig, manifest["config"], directory / "manifest.json")
-        return cls(config).assemble(dae, cnn, peers, weights)
+        return model.assemble(dae, cnn, peers, weights)
 
 
 def load_weights(directory: Path) -> dict[str, float]:

@@ -106,18 +106,18 @@ class Ranker(Recommender):
         stopping = set(
             rng.choice(pids, max(1, int(len(pids) * self.config.stop_share)), replace=False)
         )
+        fitting = [e for e in examples if e.query.pid not in stopping]
+        held = [e for e in examples if e.query.pid in stopping]
         self.boosters = {}
         for shape in SHAPES:
-            mine = [e for e in examples if shape_of(e.query) == shape]
-            fitting = [e for e in mine if e.query.pid not in stopping]
-            held = [e for e in mine if e.query.pid in stopping]
-            if fitting and held:
+            fit_part = [e for e in fitting if shape_of(e.query) == shape]
+            stop_part = [e for e in held if shape_of(e.query) == shape]
+            if fit_part and stop_part:
                 self.boosters[shape] = train_booster(
-                    self.labelled(fitting), self.labelled(held), self.config
+                    self.labelled(fit_part), self.labelled(stop_part), self.config
                 )
         if "seeds" not in self.boosters:
             raise UserError("the ranker found no validation playlist with seeds to learn from")
-        fitting = [e for e in examples if e.query.pid not in stopping]
         stop_queries = [q for q in validation.queries if q.pid in stopping]
         self.report = {"examples": len(fitting), **self.compare(stop_queries, validation.answers)}
         log.info("ranker: %s", self.report)

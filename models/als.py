@@ -84,6 +84,6 @@ class ALS(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ALS":
-        model, manifest = cls.from_manifest(directory, vocab)
+        model, _ = cls.from_manifest(directory, vocab)
         model.item_factors = load_tensors(Path(directory) / "factors.pt")["item_factors"]
         return model

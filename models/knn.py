@@ -59,7 +59,7 @@ class ItemKNN(Recommender):
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":
-        model, manifest = cls.from_manifest(directory, vocab)
+        model, _ = cls.from_manifest(directory, vocab)
         model.similarity = sp.load_npz(Path(directory) / "similarity.npz").tocsr()
         return model
 

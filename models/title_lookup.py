@@ -114,9 +114,8 @@ class TitleLookup(Recommender):
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
         exact, words = self.exact_and_word_scores(queries)
         n = torch.from_numpy(self.title_counts(queries).astype(np.float32)).unsqueeze(1)
-        w_exact = n / (n + self.config.prior).clamp(
-            min=1e-12
-        )  # prior 0: 1 where the title is known
+        # prior 0: weight 1 wherever the title is known, 0 elsewhere
+        w_exact = n / (n + self.config.prior).clamp(min=1e-12)
         w_words = self.config.word_weight * (1 - w_exact)
         scores = w_exact * exact + w_words * words
         return scores + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
@@ -135,7 +134,7 @@ class TitleLookup(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "TitleLookup":
         directory = Path(directory)
-        model, manifest = cls.from_manifest(directory, vocab)
+        model, _ = cls.from_manifest(directory, vocab)
         model.memory = TitleMemory.load(directory, vocab.n_tracks)
         model.counts = np.array(load_json(directory / COUNTS_FILE), np.int64)
         model._index_words()

@@ -36,18 +36,18 @@ class UserKNN(Recommender):
         super().__init__()
         self.config = config or UserKNNConfig()
         self.playlists: sp.csr_matrix | None = None  # binary training playlists × tracks
+        self.length_weights: sp.dia_matrix | None = None  # derived from `playlists` (fit, load)
 
     def fit(self, corpus: PlaylistCorpus, vocab: Vocab) -> "UserKNN":
         self.vocab = vocab
         self.playlists = track_matrix(corpus, vocab.n_tracks)
+        self.length_weights = length_weights(self.playlists, self.config.alpha)
         return self
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
         seeds = query_matrix(queries, self.vocab)[:, : self.vocab.n_tracks]
         seeds.data[:] = 1.0
-        lengths = np.asarray(self.playlists.sum(axis=1)).ravel()
-        shared = (seeds @ self.playlists.T).tocsr()
-        similarity = shared @ sp.diags(1 / np.maximum(lengths, 1) ** self.config.alpha)
+        similarity = (seeds @ self.playlists.T) @ self.length_weights
         neighbours = top_k_per_row(similarity.tocsr().astype(np.float32), self.config.neighbours)
         neighbours.data **= self.config.power
         scores = np.asarray((neighbours @ self.playlists).todense(), dtype=np.float32)
@@ -64,6 +64,13 @@ class UserKNN(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "UserKNN":
         directory = Path(directory)
-        model, manifest = cls.from_manifest(directory, vocab)
+        model, _ = cls.from_manifest(directory, vocab)
         model.playlists = sp.load_npz(directory / MATRIX_FILE).tocsr()
+        model.length_weights = length_weights(model.playlists, model.config.alpha)
         return model
+
+
+def length_weights(playlists: sp.csr_matrix, alpha: float) -> sp.dia_matrix:
+    """1 / length ** alpha of each training playlist, as a diagonal matrix."""
+    lengths = np.asarray(playlists.sum(axis=1)).ravel()
+    return sp.diags(1 / np.maximum(lengths, 1) ** alpha)
