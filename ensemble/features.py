@@ -132,15 +132,12 @@ def track_features(
     """Popularity of the track and its artist; how many of the query's seeds share the artist."""
     artist = vocab.track_artist[tracks]
     artist_counts = np.where(artist >= 0, vocab.artist_counts[np.maximum(artist, 0)], 0)
-    same = np.zeros(len(tracks), np.float32)
-    bounds = np.searchsorted(rows, np.arange(len(seeds) + 1))  # rows ascend
-    for row, ids in enumerate(seeds):
-        at = slice(bounds[row], bounds[row + 1])
-        seed_artists, counts = np.unique(vocab.track_artist[ids], return_counts=True)
-        lookup = dict(zip(seed_artists.tolist(), counts.tolist()))
-        lookup.pop(-1, None)
-        if lookup:
-            same[at] = [lookup.get(a, 0) for a in artist[at].tolist()]
+    same = count_in(
+        np.repeat(np.arange(len(seeds)), [len(ids) for ids in seeds]),
+        vocab.track_artist[np.concatenate([np.zeros(0, np.int64), *seeds])],
+        rows,
+        artist,
+    )
     n_seeds = np.array([max(len(ids), 1) for ids in seeds], np.float32)[rows]
     return [
         np.log1p(vocab.track_counts[tracks]),
@@ -148,6 +145,21 @@ def track_features(
         same,
         same / n_seeds,
     ]
+
+
+def count_in(
+    rows: np.ndarray, values: np.ndarray, at_rows: np.ndarray, at_values: np.ndarray
+) -> np.ndarray:
+    """How often each (at_rows, at_values) pair occurs among the (rows, values) pairs; negative
+    values (unknown) never count."""
+    kept = values >= 0
+    if not kept.any():
+        return np.zeros(len(at_values), np.float32)
+    width = int(max(values.max(), at_values.max(initial=0))) + 1
+    keys, counts = np.unique(rows[kept] * width + values[kept], return_counts=True)
+    wanted = at_rows.astype(np.int64) * width + at_values
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where((at_values >= 0) & (keys[at] == wanted), counts[at], 0).astype(np.float32)
 
 
 def query_features(

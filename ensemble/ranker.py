@@ -163,8 +163,8 @@ class Ranker(Recommender):
         }
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
-        out = torch.full((len(queries), self.vocab.n_tracks), NOT_CANDIDATE)
-        out += POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+        below = NOT_CANDIDATE + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, 1)
+        out = below.expand(len(queries), -1).clone()
         for start in range(0, len(queries), self.config.batch):
             batch = queries[start : start + self.config.batch]
             part = self.candidates(batch)

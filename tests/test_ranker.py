@@ -8,7 +8,7 @@ import torch
 
 from conftest import make_playlists, write_mpd
 from mmcf.ensemble.examples import training_examples
-from mmcf.ensemble.features import candidates, source_scores
+from mmcf.ensemble.features import candidates, count_in, source_scores
 from mmcf.ensemble.ranker import NOT_CANDIDATE, Ranker, RankerConfig
 from mmcf.models.knn import ItemKNN
 from mmcf.models.popularity import Popularity
@@ -74,6 +74,13 @@ def test_candidates_are_each_sources_top_k_without_seeds(data, members):
             assert top <= mine, name
             rank = found.features[found.rows == row, found.names.index(f"{name}_rank")]
             assert ((rank < k) == np.isin(found.tracks[found.rows == row], list(top))).all()
+
+
+def test_count_in_counts_pairs_and_never_unknown_values():
+    rows, values = np.array([0, 0, 0, 1, 1]), np.array([3, 3, -1, 3, 5])
+    at_rows, at_values = np.array([0, 0, 1, 1, 2]), np.array([3, -1, 3, 4, 3])
+    assert count_in(rows, values, at_rows, at_values).tolist() == [2, 0, 1, 0, 0]
+    assert count_in(rows[:0], values[:0], at_rows, at_values).tolist() == [0] * 5
 
 
 def test_the_ranker_orders_its_candidates_and_puts_the_rest_last(data, members):
