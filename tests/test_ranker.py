@@ -8,7 +8,7 @@ import torch
 
 from conftest import make_playlists, write_mpd
 from mmcf.ensemble.examples import training_examples
-from mmcf.ensemble.features import candidates, count_in, source_scores
+from mmcf.ensemble.features import candidates, count_in, source_scores, top_ids
 from mmcf.ensemble.ranker import NOT_CANDIDATE, Ranker, RankerConfig
 from mmcf.models.knn import ItemKNN
 from mmcf.models.popularity import Popularity
@@ -74,6 +74,15 @@ def test_candidates_are_each_sources_top_k_without_seeds(data, members):
             assert top <= mine, name
             rank = found.features[found.rows == row, found.names.index(f"{name}_rank")]
             assert ((rank < k) == np.isin(found.tracks[found.rows == row], list(top))).all()
+
+
+def test_top_ids_skip_the_seeds_and_leave_the_scores_as_they_were():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.6, 0.5], [0.1, 0.2, 0.3, 0.4, 0.5]])
+    before = scores.clone()
+    seeds = [np.array([0, 2]), np.array([], np.int64)]
+    assert top_ids(scores, seeds, 2).tolist() == [[1, 3], [4, 3]]
+    assert torch.equal(scores, before)
+    assert top_ids(scores, [np.array([0, 1, 2, 3]), np.array([4])], 2)[1].tolist() == [3, 2]
 
 
 def test_count_in_counts_pairs_and_never_unknown_values():
