@@ -106,13 +106,24 @@ def top_ids(scores: torch.Tensor, seeds: list[np.ndarray], k: int) -> torch.Tens
     """The k best tracks of each row, seeds excluded, best first [B, k]. The seeds are masked in
     place and restored afterwards: the same ranking as on a masked copy, without the copy."""
     scores = scores.contiguous()  # itself when contiguous: never an expanded (shared) view
-    rows = torch.from_numpy(np.repeat(np.arange(len(seeds)), [len(ids) for ids in seeds]))
-    columns = torch.from_numpy(np.concatenate([np.zeros(0, np.int64), *seeds]))
+    rows, columns = (torch.from_numpy(a) for a in seed_pairs(seeds))
     kept = scores[rows, columns]
     scores[rows, columns] = -torch.inf
     top = torch.topk(scores, k, dim=1).indices
     scores[rows, columns] = kept
     return top
+
+
+def seed_pairs(seeds: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, seed id) of every seed of the batch, flattened."""
+    rows = np.repeat(np.arange(len(seeds)), [len(ids) for ids in seeds])
+    return rows, np.concatenate([np.zeros(0, np.int64), *seeds])
+
+
+def lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:
+    """values[i] where keys[i] == wanted (keys sorted, not empty); `missing` where none is."""
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], missing)
 
 
 def rank_in(top: torch.Tensor, rows: np.ndarray, tracks: np.ndarray, k: int) -> np.ndarray:
@@ -122,9 +133,7 @@ def rank_in(top: torch.Tensor, rows: np.ndarray, tracks: np.ndarray, k: int) -> 
     places = np.tile(np.arange(top.shape[1]), len(top))
     order = np.argsort(keys)
     keys, places = keys[order], places[order]
-    wanted = rows.astype(np.int64) * n + tracks
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    return np.where(keys[at] == wanted, places[at], k)
+    return lookup(keys, places, rows.astype(np.int64) * n + tracks, k)
 
 
 def track_features(
@@ -137,12 +146,8 @@ def track_features(
     """Popularity of the track and its artist; how many of the query's seeds share the artist."""
     artist = vocab.track_artist[tracks]
     artist_counts = np.where(artist >= 0, vocab.artist_counts[np.maximum(artist, 0)], 0)
-    same = count_in(
-        np.repeat(np.arange(len(seeds)), [len(ids) for ids in seeds]),
-        vocab.track_artist[np.concatenate([np.zeros(0, np.int64), *seeds])],
-        rows,
-        artist,
-    )
+    seed_rows, seed_tracks = seed_pairs(seeds)
+    same = count_in(seed_rows, vocab.track_artist[seed_tracks], rows, artist)
     n_seeds = np.array([max(len(ids), 1) for ids in seeds], np.float32)[rows]
     return [
         np.log1p(vocab.track_counts[tracks]),
@@ -162,9 +167,8 @@ def count_in(
         return np.zeros(len(at_values), np.float32)
     width = int(max(values.max(), at_values.max(initial=0))) + 1
     keys, counts = np.unique(rows[kept] * width + values[kept], return_counts=True)
-    wanted = at_rows.astype(np.int64) * width + at_values
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    return np.where((at_values >= 0) & (keys[at] == wanted), counts[at], 0).astype(np.float32)
+    found = lookup(keys, counts, at_rows.astype(np.int64) * width + at_values, 0)
+    return np.where(at_values >= 0, found, 0).astype(np.float32)
 
 
 def query_features(
