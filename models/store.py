@@ -94,9 +94,10 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a tensor file without unpickling code (weights_only)."""
+    """Load a tensor file without unpickling code (weights_only), memory-mapped: nothing is read
+    until used, and pages written to are private copies (the file never changes)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except FileNotFoundError:
         raise UserError(f"{path}: missing model weights") from None
     except Exception as exc:  # torch raises many kinds for a corrupt file

@@ -1,5 +1,5 @@
 """Shared fixtures: a tiny hand-made MPD in the real format (not the generator's output), a model
-served over it, the corpus cache in a temp directory."""
+served over it, the corpus cache in a temp directory, a checkpoint after every epoch."""
 
 from __future__ import annotations
 
@@ -129,6 +129,19 @@ def corpus_cache_dir(tmp_path_factory) -> Iterator[Path]:
         del os.environ["MMCF_CACHE_DIR"]
     else:
         os.environ["MMCF_CACHE_DIR"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkpoint_every_epoch() -> Iterator[None]:
+    """Tiny epochs take milliseconds: checkpoint each one, so the kill-and-resume tests have one to
+    resume from (tests/test_trainer.py checks the interval itself)."""
+    before = os.environ.get("MMCF_CHECKPOINT_SECONDS")
+    os.environ["MMCF_CHECKPOINT_SECONDS"] = "0"
+    yield
+    if before is None:
+        del os.environ["MMCF_CHECKPOINT_SECONDS"]
+    else:
+        os.environ["MMCF_CHECKPOINT_SECONDS"] = before
 
 
 @pytest.fixture

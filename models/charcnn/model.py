@@ -229,7 +229,7 @@ class CharCNN(Recommender):
             )
         model.net = TitleNet(len(model.chars), model.n_outputs, model.config)
         try:
-            model.net.load_state_dict(load_tensors(directory / WEIGHTS_FILE))
+            model.net.load_state_dict(load_tensors(directory / WEIGHTS_FILE), assign=True)
         except RuntimeError as exc:
             raise UserError(
                 f"{directory / WEIGHTS_FILE}: weights do not fit the title model ({exc})"

@@ -160,8 +160,7 @@ class DAE(Recommender):
         model, manifest = cls.from_manifest(directory, vocab)
         model.history = manifest.get("history", {})
         for name in manifest.get("networks", []):
-            net = DAENet(vocab.n_items, model.config.hidden, torch.Generator())
-            net.assign(load_tensors(Path(directory) / f"{name}.pt"))
+            net = DAENet.holding(load_tensors(Path(directory) / f"{name}.pt"))
             model.nets[name] = net.to(model.device).eval()
         if not model.nets:
             raise UserError(f"{directory}: the DAE manifest lists no trained network")

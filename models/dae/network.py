@@ -31,6 +31,14 @@ class DAENet(torch.nn.Module):
         self.register_parameter("w_dec", None)
         self.b_dec = torch.nn.Parameter(torch.zeros(n_items))
 
+    @classmethod
+    def holding(cls, tensors: dict[str, torch.Tensor]) -> "DAENet":
+        """A frozen network that holds the given weights (not copied, nothing initialised)."""
+        net = cls(0, tensors["w_enc"].shape[1], torch.Generator())
+        for name, value in tensors.items():
+            setattr(net, name, torch.nn.Parameter(value, requires_grad=False))
+        return net
+
     @property
     def tied(self) -> bool:
         return self.w_dec is None

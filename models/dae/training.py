@@ -183,6 +183,4 @@ class DAETraining(EpochTask):
 
     def final_net(self, best: dict) -> DAENet:
         """A network with the given weights, for scoring."""
-        final = DAENet(self.data.targets.shape[1], self.cfg.hidden, torch.Generator())
-        final.assign(best)
-        return final.to(self.device).eval()
+        return DAENet.holding(best).to(self.device).eval()

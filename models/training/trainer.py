@@ -3,9 +3,12 @@
 A model describes one training run as an `EpochTask` (its network, optimizer, one epoch,
 validation); `train` runs the epochs until the budget is spent or validation R-precision has not
 improved for `patience` epochs, keeps the best epoch's weights, and with a `Checkpoints` directory
-writes every epoch (atomically, on rank 0) so that an interrupted run of the same data and settings
-resumes after its last finished epoch. `fingerprint` names what a checkpoint must match to be
-resumed.
+writes a checkpoint (atomically, on rank 0) after the first epoch that ends at least
+`$MMCF_CHECKPOINT_SECONDS` (default 300; 0: every epoch) after the last one was written, and after
+the run's last epoch, so that an interrupted run of the same data and settings resumes after its
+last saved epoch. At MPD scale an epoch is longer than that and every one is saved; short epochs
+would otherwise spend a third of their time writing weights and Adam's moments. `fingerprint`
+names what a checkpoint must match to be resumed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import abc
 import dataclasses
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,19 @@ from .. import distributed
 from ..store import load_tensors, save_tensors
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_ENV, CHECKPOINT_SECONDS = "MMCF_CHECKPOINT_SECONDS", 300.0
+
+
+def checkpoint_seconds() -> float:
+    """The least time between two checkpoints: `$MMCF_CHECKPOINT_SECONDS`, else 300."""
+    chosen = os.environ.get(CHECKPOINT_ENV, "").strip()
+    try:
+        return max(float(chosen), 0.0) if chosen else CHECKPOINT_SECONDS
+    except ValueError:
+        raise UserError(
+            f"{CHECKPOINT_ENV}={chosen!r}: expected a number of seconds (0: every epoch)"
+        ) from None
 
 
 @dataclass
@@ -79,22 +96,28 @@ class EpochTask(abc.ABC):
 
 
 class Checkpoints:
-    """STEM.ckpt.pt (the last epoch: weights, optimizer, progress) and STEM.best.pt (the best
-    epoch's weights) in a directory."""
+    """STEM.ckpt.pt (the last saved epoch: weights, optimizer, progress) and STEM.best.pt (the best
+    epoch's weights up to it) in a directory, written at most every `every` seconds."""
 
-    def __init__(self, directory: str | Path, stem: str) -> None:
+    def __init__(self, directory: str | Path, stem: str, every: float | None = None) -> None:
         self.last = Path(directory) / f"{stem}.ckpt.pt"
         self.best = Path(directory) / f"{stem}.best.pt"
+        self.every = checkpoint_seconds() if every is None else every
+        self.saved_at = time.monotonic()
+        self.best_saved = 0  # the epoch whose weights STEM.best.pt holds (0: none)
 
     def exists(self) -> bool:
         return self.last.exists()
 
-    def save_best(self, weights: dict) -> None:
-        if distributed.is_main():
-            save_tensors(self.best, weights)
+    def due(self, progress: Progress) -> bool:
+        """Whether the epoch just finished is saved: the run's last, or `every` seconds on."""
+        return progress.done or time.monotonic() - self.saved_at >= self.every
 
-    def save(self, task: EpochTask, progress: Progress, fingerprint: str) -> None:
+    def save(self, task: EpochTask, progress: Progress, best: dict, fingerprint: str) -> None:
+        """The best weights (if they changed since the last save), then the last epoch's state."""
         if distributed.is_main():
+            if progress.best_epoch != self.best_saved:
+                save_tensors(self.best, best)
             save_tensors(
                 self.last,
                 {
@@ -104,6 +127,7 @@ class Checkpoints:
                     "fingerprint": fingerprint,
                 },
             )
+        self.best_saved, self.saved_at = progress.best_epoch, time.monotonic()
 
     def restore(self, task: EpochTask, fingerprint: str) -> tuple[Progress, dict]:
         """The saved progress and best weights; the task continues from the last epoch."""
@@ -121,6 +145,7 @@ class Checkpoints:
         task.restore(saved["weights"], saved["optimizer"])
         progress = Progress(**saved["progress"])
         best = load_tensors(self.best) if self.best.exists() else task.weights()
+        self.best_saved = progress.best_epoch
         log.info(
             "%s: resuming after epoch %d (best %.4f at epoch %d)",
             task.label,
@@ -165,14 +190,12 @@ def train(
             progress.best_epoch = epoch
             progress.best_score = progress.best_score if score is None else score
             best = task.weights()
-            if checkpoints is not None:
-                checkpoints.save_best(best)
         stale = epoch - progress.best_epoch
         progress.done = epoch >= task.max_epochs or (
             stale >= task.patience and epoch >= task.min_epochs
         )
-        if checkpoints is not None:
-            checkpoints.save(task, progress, fingerprint)
+        if checkpoints is not None and checkpoints.due(progress):
+            checkpoints.save(task, progress, best, fingerprint)
     return progress, best
 
 
