@@ -184,8 +184,8 @@ class TrueItemsDAE:
     def __init__(self, vocab, calls):
         self.vocab, self.calls = vocab, calls
 
-    def teacher_targets(self, corpus, rows):
-        return true_teacher(corpus, self.vocab, self.calls)(np.asarray(rows))
+    def teacher_targets(self, corpus, rows, outputs=None):
+        return true_teacher(corpus, self.vocab, self.calls)(np.asarray(rows))[:, :outputs]
 
 
 def test_teacher_targets_are_title_means_of_training_rows(data):

@@ -164,6 +164,9 @@ def test_shapes_seeds_excluded_and_teacher(trained, data):
     assert teacher.shape == (3, vocab.n_items)
     assert torch.all(teacher[truth > 0] == 1) and torch.all(teacher[truth == 0] < 1)
     assert torch.equal(teacher, trained.teacher_targets(corpus, [0, 1, 2], keep=0.01, seed=0))
+    tracks = trained.teacher_targets(corpus, [0, 1, 2], keep=0.01, seed=0, outputs=vocab.n_tracks)
+    assert tracks.shape == (3, vocab.n_tracks)  # the title model's outputs only, the same values
+    assert torch.allclose(tracks, teacher[:, : vocab.n_tracks])
     with pytest.raises(UserError, match="not trained"):
         trained.item_scores(item_matrix(corpus, vocab, [0]), "0to1")
 

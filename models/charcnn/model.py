@@ -87,7 +87,9 @@ class CharCNN(Recommender):
         """
         cfg = self.config
         self.vocab = vocab
-        teacher = dae_teacher(members["dae"], corpus) if cfg.teacher and members else None
+        teacher = (
+            dae_teacher(members["dae"], corpus, self.n_outputs) if cfg.teacher and members else None
+        )
         rows = np.arange(len(corpus))
         queries, answers = validation.title_only() if validation else ([], {})
         self.chars = CharVocab.build(

@@ -57,9 +57,10 @@ def mean_targets(corpus: PlaylistCorpus, vocab: Vocab, data: TitleData) -> sp.cs
     return group_means(corpus, vocab, data.groups)
 
 
-def dae_teacher(dae: Recommender, corpus: PlaylistCorpus) -> Teacher:
-    """The frozen DAE's targets for corpus rows, which the title model learns to reproduce."""
-    return lambda rows: dae.teacher_targets(corpus, rows)
+def dae_teacher(dae: Recommender, corpus: PlaylistCorpus, outputs: int) -> Teacher:
+    """The frozen DAE's targets for corpus rows over the first `outputs` items, which the title
+    model learns to reproduce."""
+    return lambda rows: dae.teacher_targets(corpus, rows, outputs=outputs)
 
 
 def teacher_targets(

@@ -81,21 +81,25 @@ class DAE(Recommender):
         keep: float = 0.01,
         seed: int = 0,
         config_name: str | None = None,
+        outputs: int | None = None,
     ) -> torch.Tensor:
-        """Soft targets [len(rows), n_items] for the title model: max(true items, DAE output).
+        """Soft targets [len(rows), outputs] for the title model: max(true items, DAE output), over
+        the first `outputs` items (all of them by default; the title model's are the tracks).
 
         The DAE (network `config_name`, default the one serving category 1) sees each playlist's
         binary [tracks | artists] vector with each entry kept with probability `keep`.
         """
         self._check_trained()
         name = config_name or self.route(Query(pid=-1, category=1))
+        if name not in self.nets:
+            raise UserError(f"DAE network {name!r} not trained (have {', '.join(self.nets)})")
         truth = item_matrix(corpus, self.vocab, rows).tocsr()
         rng = np.random.default_rng(seed)
         dropped = truth.copy()
         dropped.data = dropped.data * (rng.random(dropped.nnz) < keep)
         dropped.eliminate_zeros()
-        out = self.item_scores(dropped, name)
-        coo = truth.tocoo()
+        out = self._outputs(self.nets[name], dropped, outputs)
+        coo = truth[:, : out.shape[1]].tocoo()
         out[
             torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
         ] = 1.0
