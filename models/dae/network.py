@@ -111,10 +111,8 @@ class DAENet(torch.nn.Module):
     ) -> torch.Tensor:
         """Sigmoid outputs of the first `stop` items (all by default) for weighted input rows
         (normalised here), on the CPU."""
-        out = []
+        out = torch.empty(inputs.shape[0], self.b_dec[:stop].shape[0])  # filled batch by batch
         for start in range(0, inputs.shape[0], batch_size):
             batch = csr_inputs(inputs[start : start + batch_size], norm).to(device)
-            out.append(self.decode(self.encode(batch), stop, bf16).float().cpu())
-        return (
-            torch.cat(out) if out else torch.zeros(0, self.b_dec.shape[0] if stop is None else stop)
-        )
+            out[start : start + batch_size] = self.decode(self.encode(batch), stop, bf16)
+        return out
