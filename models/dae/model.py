@@ -67,12 +67,7 @@ class DAE(Recommender):
     def item_scores(self, inputs: sp.csr_matrix, config_name: str) -> torch.Tensor:
         """Sigmoid outputs [B, n_items] over tracks + artists for weighted input rows (normalised
         here)."""
-        self._check_trained()
-        if config_name not in self.nets:
-            raise UserError(
-                f"DAE network {config_name!r} not trained (have {', '.join(self.nets)})"
-            )
-        return self._outputs(self.nets[config_name], inputs, None)
+        return self._outputs(self._network(config_name), inputs, None)
 
     def teacher_targets(
         self,
@@ -90,20 +85,25 @@ class DAE(Recommender):
         binary [tracks | artists] vector with each entry kept with probability `keep`.
         """
         self._check_trained()
-        name = config_name or self.route(Query(pid=-1, category=1))
-        if name not in self.nets:
-            raise UserError(f"DAE network {name!r} not trained (have {', '.join(self.nets)})")
+        net = self._network(config_name or self.route(Query(pid=-1, category=1)))
         truth = item_matrix(corpus, self.vocab, rows).tocsr()
         rng = np.random.default_rng(seed)
         dropped = truth.copy()
         dropped.data = dropped.data * (rng.random(dropped.nnz) < keep)
         dropped.eliminate_zeros()
-        out = self._outputs(self.nets[name], dropped, outputs)
+        out = self._outputs(net, dropped, outputs)
         coo = truth[:, : out.shape[1]].tocoo()
         out[
             torch.from_numpy(coo.row.astype(np.int64)), torch.from_numpy(coo.col.astype(np.int64))
         ] = 1.0
         return out
+
+    def _network(self, name: str) -> DAENet:
+        """The trained network `name`."""
+        self._check_trained()
+        if name not in self.nets:
+            raise UserError(f"DAE network {name!r} not trained (have {', '.join(self.nets)})")
+        return self.nets[name]
 
     def _check_trained(self) -> None:
         if not self.nets:
