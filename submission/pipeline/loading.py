@@ -9,6 +9,7 @@ from pathlib import Path
 from mmcf.models import store
 from mmcf.models.base import Recommender
 from mmcf.mpd.errors import UserError
+from mmcf.mpd.vocab import Vocab
 
 from .kinds import DEFAULT_KIND, KINDS, kind_class
 
@@ -46,12 +47,13 @@ def choose_kind(model_dir: str | Path, kind: str | None) -> str:
     return kind
 
 
-def load_model(model_dir: str | Path, kind: str) -> Recommender:
-    """A trained model of the given kind from MODEL_DIR/<kind>, with the directory's vocabulary."""
+def load_model(model_dir: str | Path, kind: str, vocab: Vocab | None = None) -> Recommender:
+    """A trained model of the given kind from MODEL_DIR/<kind>, with the directory's vocabulary
+    (`vocab` when the caller has loaded it already)."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")
-    vocab = store.load_vocab(model_dir)
+    vocab = vocab or store.load_vocab(model_dir)
     cls = kind_class(kind)
     try:
         return cls.load(model_dir / kind, vocab)

@@ -85,5 +85,5 @@ def fit_arguments(
     trained = set(trained_kinds(model_dir))
     wanted = [*model.requires, *(m for m in model.uses_if_trained if m in trained)]
     if wanted:
-        arguments["members"] = {name: load_model(model_dir, name) for name in wanted}
+        arguments["members"] = {name: load_model(model_dir, name, data.vocab) for name in wanted}
     return arguments
