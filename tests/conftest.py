@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import threading
 from pathlib import Path
@@ -122,26 +121,18 @@ def write_mpd(directory: Path, playlists: list[dict], per_slice: int = 1000) -> 
 def corpus_cache_dir(tmp_path_factory) -> Iterator[Path]:
     """The corpus cache (mpd.cache) of the whole run in a temp directory, not the user's cache."""
     path = tmp_path_factory.mktemp("corpus-cache")
-    before = os.environ.get("MMCF_CACHE_DIR")
-    os.environ["MMCF_CACHE_DIR"] = str(path)
-    yield path
-    if before is None:
-        del os.environ["MMCF_CACHE_DIR"]
-    else:
-        os.environ["MMCF_CACHE_DIR"] = before
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MMCF_CACHE_DIR", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session", autouse=True)
 def checkpoint_every_epoch() -> Iterator[None]:
     """Tiny epochs take milliseconds: checkpoint each one, so the kill-and-resume tests have one to
     resume from (tests/test_trainer.py checks the interval itself)."""
-    before = os.environ.get("MMCF_CHECKPOINT_SECONDS")
-    os.environ["MMCF_CHECKPOINT_SECONDS"] = "0"
-    yield
-    if before is None:
-        del os.environ["MMCF_CHECKPOINT_SECONDS"]
-    else:
-        os.environ["MMCF_CHECKPOINT_SECONDS"] = before
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MMCF_CHECKPOINT_SECONDS", "0")
+        yield
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def load_model(model_dir: str | Path, kind: str, vocab: Vocab | None = None) -> 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")
-    vocab = vocab or store.load_vocab(model_dir)
+    vocab = store.load_vocab(model_dir) if vocab is None else vocab
     cls = kind_class(kind)
     try:
         return cls.load(model_dir / kind, vocab)
