@@ -338,10 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="synth → split → train → submit → verify → evaluate, end to end"
     )
-    p.add_argument("--workdir", default="mmcf-demo")
-    p.add_argument("--playlists", type=int, default=20000)
-    p.add_argument("--per-category", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    from mmcf.submission.pipeline.demo import DemoConfig
+
+    demo = DemoConfig()  # the defaults live in one place
+    p.add_argument("--workdir", default=str(demo.workdir))
+    p.add_argument("--playlists", type=int, default=demo.playlists)
+    p.add_argument("--per-category", type=int, default=demo.per_category)
+    p.add_argument("--seed", type=int, default=demo.seed)
     p.add_argument(
         "--models", nargs="+", default=None, help="models to compare (default: all available)"
     )
