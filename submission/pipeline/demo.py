@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class DemoConfig:
     workdir: Path = Path("mmcf-demo")
-    # small enough for about 5 minutes on 2 cores (the README's measured run); below 10,000 the
-    # vocabulary keeps every track (the data-size cutoff rule) and the run gets slower, not faster
+    # small enough for about 5 minutes on 2 cores (the README's measured run); at 8,000 every track
+    # fits under VocabConfig.max_tracks, the cutoff drops to 1 and the run got slower, not faster
     playlists: int = 10000
     per_category: int = 50
     seed: int = 0
