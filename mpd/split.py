@@ -17,9 +17,9 @@ from .errors import DataError, UserError
 from .cache import load_corpus
 from .fingerprint import SourceDigest
 from .matrix import CorpusRecorder
-from .parse import in_order
+from .parse import encode_json, in_order, read_slice_fast
 from .metrics import Answer
-from .reader import SLICE_PATTERN, load_json, read_slice, slice_files
+from .reader import SLICE_PATTERN, load_json, slice_files
 
 log = logging.getLogger(__name__)
 # The most constrained categories pick first, so the long playlists go where they are needed.
@@ -132,14 +132,11 @@ def split_mpd(
     done = tqdm(
         in_order(_split_slice, jobs), total=len(files), desc="split", unit=" slices", leave=False
     )
-    for job, (held_out, text) in zip(jobs, done):  # the pool reads and encodes, in slice order
+    for job, held_out in zip(jobs, done):  # the pool reads and writes, in slice order
         for category, playlist in zip(job.categories, held_out):
             entry, answer = hold_out(playlist, CATEGORIES[category - 1], rng)
             entries.append(entry)
             answers[str(entry["pid"])] = answer_json(answer)
-        if text is not None:
-            with atomic_write(job.target) as f:
-                f.write(text)
     entries.sort(key=lambda e: (_category_of(answers, e), e["pid"]))
     paths = {
         "train": out_dir / "train",
@@ -166,19 +163,19 @@ class _SliceJob:
         return [category for _, category in self.held]
 
 
-def _split_slice(job: _SliceJob) -> tuple[list[dict], str | None]:
-    """Read a slice again (unchanged, or DataError): its held-out playlists, and its kept ones as
-    the JSON text of the training slice (None if not to be written)."""
+def _split_slice(job: _SliceJob) -> list[dict]:
+    """Read a slice again (unchanged, or DataError) and write its kept playlists as the training
+    slice (unless an earlier run did); its held-out playlists go back to the main process."""
     again = SourceDigest()
-    playlists = read_slice(job.file, validate=False, digest=again)
+    playlists = read_slice_fast(job.file, again)
     if again.files[job.file.name] != job.fingerprint:
         raise DataError(job.file, "changed while it was being split; run the split again")
     held = dict(job.held)
-    text = None
     if job.write:
         kept = [p for i, p in enumerate(playlists) if i not in held]
-        text = ujson.dumps({"info": job.info, "playlists": kept}, ensure_ascii=False)
-    return [playlists[i] for i in held], text
+        with atomic_write(job.target, "wb") as f:
+            f.write(encode_json({"info": job.info, "playlists": kept}))
+    return [playlists[i] for i in held]
 
 
 def write_challenge(path: Path, entries: list[dict], version: str) -> None:

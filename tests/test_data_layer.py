@@ -1,7 +1,6 @@
 """Reader, challenge sets, vocabulary, matrices and splits on the hand-made real-format fixture."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from mmcf.mpd.challenge import CATEGORIES, Query, read_challenge
 from mmcf.mpd.dataset import load_training
 from mmcf.mpd.errors import DataError, UserError
 from mmcf.mpd.matrix import InputWeights, item_matrix, query_matrix
-from mmcf.mpd.reader import read_playlists, slice_files
+from mmcf.mpd.reader import read_playlists, read_slice, slice_files
 from mmcf.mpd.matrix import build_vocab
 from mmcf.mpd.split import Validation, ValidationConfig, read_answers, split_mpd
 from mmcf.mpd.vocab import Vocab, VocabConfig
@@ -189,25 +188,21 @@ def test_split_rerun_on_fewer_slices_removes_the_stale_ones(tmp_path):
     assert max(p["pid"] for p in read_playlists(paths["train"])) < 300
 
 
-def test_split_resumes_only_the_same_data_and_settings(tmp_path, monkeypatch):
-    import mmcf.mpd.split as split
-
+def test_split_resumes_only_the_same_data_and_settings(tmp_path):
+    """Slices are written by the split's worker processes: a rewrite shows as a new file (each is
+    written to a temp file and renamed into place), a kept slice as the same inode."""
     source = write_mpd(tmp_path / "mpd", make_playlists(400), per_slice=100)
+    paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+
+    def inodes() -> dict[str, int]:
+        return {p.name: p.stat().st_ino for p in paths["train"].glob("mpd.slice.*")}
+
+    first = inodes()
     split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    written = []
-    original = split.atomic_write
-    monkeypatch.setattr(
-        split,
-        "atomic_write",
-        lambda path, *a: written.append(Path(path).name) or original(path, *a),
-    )
-    split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    assert not [n for n in written if n.startswith("mpd.slice")]  # unchanged: the slices are kept
-    written.clear()
+    assert inodes() == first  # unchanged: the slices are kept
     split_mpd(source, tmp_path / "s", per_category=3, seed=0)
-    assert (
-        len([n for n in written if n.startswith("mpd.slice")]) == 4
-    )  # other settings: all rewritten
+    again = inodes()
+    assert len(again) == 4 and all(again[n] != first[n] for n in first)  # other settings: rewritten
 
 
 def test_challenge_shape_must_match_a_category(tiny_mpd, tmp_path):
@@ -234,10 +229,10 @@ def test_a_killed_rerun_on_changed_data_does_not_resume_old_slices(tmp_path, mon
     monkeypatch.setattr(split, "hold_out", killed)
     with pytest.raises(KeyboardInterrupt):
         split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    assert not list(
-        (tmp_path / "s" / "train").glob("mpd.slice.*")
-    )  # the old slices are gone already
+    # the old slices are gone already; the pool may have written some of the new data's
+    new = {p["pid"]: p["tracks"] for p in make_playlists(300, seed=9)}
+    left = [p for f in (tmp_path / "s" / "train").glob("mpd.slice.*") for p in read_slice(f)]
+    assert all(p["tracks"] == new[p["pid"]] for p in left)
     monkeypatch.undo()
     paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    new = {p["pid"]: p["tracks"] for p in make_playlists(300, seed=9)}
     assert all(p["tracks"] == new[p["pid"]] for p in read_playlists(paths["train"]))
