@@ -1,6 +1,7 @@
 """Reader, challenge sets, vocabulary, matrices and splits on the hand-made real-format fixture."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,21 +189,26 @@ def test_split_rerun_on_fewer_slices_removes_the_stale_ones(tmp_path):
     assert max(p["pid"] for p in read_playlists(paths["train"])) < 300
 
 
-def test_split_resumes_only_the_same_data_and_settings(tmp_path):
-    """Slices are written by the split's worker processes: a rewrite shows as a new file (each is
-    written to a temp file and renamed into place), a kept slice as the same inode."""
+def test_split_resumes_only_the_same_data_and_settings(tmp_path, monkeypatch):
+    import mmcf.mpd.split as split
+
     source = write_mpd(tmp_path / "mpd", make_playlists(400), per_slice=100)
-    paths = split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-
-    def inodes() -> dict[str, int]:
-        return {p.name: p.stat().st_ino for p in paths["train"].glob("mpd.slice.*")}
-
-    first = inodes()
     split_mpd(source, tmp_path / "s", per_category=2, seed=0)
-    assert inodes() == first  # unchanged: the slices are kept
+    written = []
+    original = split.atomic_write
+    monkeypatch.setenv("MMCF_READ_WORKERS", "1")  # slices written in this process, where the spy is
+    monkeypatch.setattr(
+        split,
+        "atomic_write",
+        lambda path, *a: written.append(Path(path).name) or original(path, *a),
+    )
+    split_mpd(source, tmp_path / "s", per_category=2, seed=0)
+    assert not [n for n in written if n.startswith("mpd.slice")]  # unchanged: the slices are kept
+    written.clear()
     split_mpd(source, tmp_path / "s", per_category=3, seed=0)
-    again = inodes()
-    assert len(again) == 4 and all(again[n] != first[n] for n in first)  # other settings: rewritten
+    assert (
+        len([n for n in written if n.startswith("mpd.slice")]) == 4
+    )  # other settings: all rewritten
 
 
 def test_challenge_shape_must_match_a_category(tiny_mpd, tmp_path):
