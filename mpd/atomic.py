@@ -1,7 +1,8 @@
 """Atomic file writes: write a temp file beside the target, fsync, rename.
 
 Temp files are named `.NAME.<pid>-<random>.tmp`; one left by a killed writer (SIGKILL cannot be
-cleaned up after) is removed by the next write of NAME once that pid is gone.
+cleaned up after) is removed by the next write of NAME once that pid is gone, or by
+`remove_stale_temps` (a writer that sweeps a whole directory, e.g. `mmcf split`'s).
 """
 
 from __future__ import annotations
@@ -75,12 +76,20 @@ def _umask() -> int:
 
 def _remove_stale_temps(path: Path) -> None:
     """Delete temp files of `path` whose writer process no longer exists."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-\w+\.tmp")
-    with os.scandir(path.parent) as entries:
+    remove_stale_temps(path.parent, re.escape(path.name))
+
+
+def remove_stale_temps(directory: Path, name: str = ".+") -> None:
+    """Delete the temp files in `directory` (of the files matching the regex `name`) whose writer
+    process no longer exists."""
+    pattern = re.compile(rf"\.({name})\.(\d+)-\w+\.tmp")
+    if not os.path.isdir(directory):
+        return
+    with os.scandir(directory) as entries:
         stale = [
             e.path
             for e in entries
-            if (m := pattern.fullmatch(e.name)) and not process_alive(int(m.group(1)))
+            if (m := pattern.fullmatch(e.name)) and not process_alive(int(m.group(2)))
         ]
     for tmp in stale:
         with contextlib.suppress(OSError):

@@ -11,7 +11,7 @@ import numpy as np
 import ujson
 from tqdm import tqdm
 
-from .atomic import atomic_write
+from .atomic import atomic_write, remove_stale_temps
 from .challenge import CATEGORIES, Category, Query, query_from_challenge
 from .errors import DataError, UserError
 from .cache import load_corpus
@@ -137,6 +137,7 @@ def split_mpd(
             entry, answer = hold_out(playlist, CATEGORIES[category - 1], rng)
             entries.append(entry)
             answers[str(entry["pid"])] = answer_json(answer)
+    remove_stale_temps(out_dir / "train")  # those of the pool's workers of a killed earlier run
     entries.sort(key=lambda e: (_category_of(answers, e), e["pid"]))
     paths = {
         "train": out_dir / "train",

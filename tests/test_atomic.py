@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.atomic import atomic_write, remove_stale_temps
 from mmcf.mpd.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def test_exception_with_no_old_file_leaves_nothing(tmp_path):
 
 KILLED_WRITER = """
 import sys, time
-from mmcf.mpd.atomic import atomic_write
+from mmcf.mpd.atomic import atomic_write, remove_stale_temps
 path, mode = sys.argv[1], sys.argv[2]
 with atomic_write(path, mode) as f:
     for _ in range(200):
@@ -112,6 +112,17 @@ def test_temp_files_of_live_writers_are_kept(tmp_path):
     other.write_text("in progress")
     write_old(tmp_path / "a.txt")
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "a.txt"])
+
+
+def test_a_directory_sweep_removes_only_dead_writers_temps(tmp_path):
+    live = tmp_path / f".a.txt.{os.getpid()}-abc123.tmp"
+    dead = tmp_path / ".mpd.slice.0-99.json.999999999-abc123.tmp"
+    kept = tmp_path / "mpd.slice.0-99.json"
+    for path in (live, dead, kept):
+        path.write_text("x")
+    remove_stale_temps(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, kept.name])
+    remove_stale_temps(tmp_path / "missing")  # nothing to sweep
 
 
 @pytest.mark.parametrize("target", ["/proc/x/out.csv", "{file}/out.csv", "{dir}"])

@@ -178,7 +178,7 @@ def test_split_killed_midway_resumes(work, tmp_path, capsys):
     first = out / "train" / "mpd.slice.0-99.json"
     kill_when(
         ["split", "--mpd", work["mpd"], "--out", out, "--per-category", 3, "--seed", 0],
-        ("mmcf.mpd.split", "-", "read_slice", 0.3),
+        ("mmcf.mpd.split", "-", "read_slice_fast", 0.3),
         lambda: first.exists(),
     )
     assert not (out / "challenge_set.json").exists()
