@@ -117,8 +117,7 @@ def read_slice_fast(path: Path, digest: SourceDigest) -> list[dict]:
     else the reader's (which names what is wrong); `digest` records the file's bytes."""
     if msgspec is not None:
         try:
-            raw = path.read_bytes()
-            text = gzip.decompress(raw) if path.suffix == ".gz" else raw
+            raw, text = _read_bytes(path)
             playlists = msgspec.json.decode(text)["playlists"]
             if isinstance(playlists, list):
                 digest.add(path.name, raw)
@@ -148,9 +147,14 @@ def parse_slice(path: Path) -> SliceData:
     return _compact(path.name, size, hexdigest, playlists, structs=False)
 
 
-def _parse_fast(path: Path) -> SliceData:
+def _read_bytes(path: Path) -> tuple[bytes, bytes]:
+    """The file's bytes as stored (what the fingerprint digests) and as JSON text (gunzipped)."""
     raw = path.read_bytes()
-    text = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    return raw, gzip.decompress(raw) if path.suffix == ".gz" else raw
+
+
+def _parse_fast(path: Path) -> SliceData:
+    raw, text = _read_bytes(path)
     playlists = SLICE_DECODER.decode(text).playlists
     if not all(p.tracks for p in playlists):
         raise ValueError("a playlist has no tracks")
