@@ -28,8 +28,8 @@ class DemoConfig:
     # README has the measured figures).
     settings: dict[str, dict[str, str]] = field(
         default_factory=lambda: {
-            "dae": {"epochs": "5", "tied_only_epochs": "6", "head_negatives": "0"},
-            "cnn": {"epochs": "6"},
+            "dae": {"epochs": "4", "tied_only_epochs": "5", "head_negatives": "0"},
+            "cnn": {"epochs": "4"},
         }
     )
 
