@@ -65,7 +65,7 @@ def test_exception_with_no_old_file_leaves_nothing(tmp_path):
 
 KILLED_WRITER = """
 import sys, time
-from mmcf.mpd.atomic import atomic_write, remove_stale_temps
+from mmcf.mpd.atomic import atomic_write
 path, mode = sys.argv[1], sys.argv[2]
 with atomic_write(path, mode) as f:
     for _ in range(200):
