@@ -46,6 +46,7 @@ from mmcf.mpd.atomic import atomic_write
 from mmcf.models.dae import DAEConfig
 from mmcf.models.dae.batches import Inputs, NegativeSampler, binary_targets, csr_inputs
 from mmcf.models.dae.network import DAENet
+from mmcf.models.training.allocator import reuse_freed_memory
 from mmcf.models.training.lazy_adam import LazyAdam
 from mmcf.models.training.losses import SparseTargets
 
@@ -149,7 +150,8 @@ def train_step(
         loss.backward()
         opt.step()
 
-    seconds = timed(step, steps)
+    with reuse_freed_memory():  # as the trainer runs an epoch
+        seconds = timed(step, steps)
     timed_batches = batches[1:]  # batches[0] is the warm-up
     cols = float(
         np.mean([n_items if t.columns is None else len(t.columns) for _, t in timed_batches])

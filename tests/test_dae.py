@@ -279,3 +279,60 @@ def test_the_tied_only_network_gets_its_own_epoch_budget_and_stays_tied(data):
     assert [h["tied"] for h in dae.history["5"]] == [True, False]  # FAST: 2 epochs, 1 tied
     same = DAE(DAEConfig(configs=("0to1",), **{**FAST, "tied_only_epochs": 0})).fit(corpus, vocab)
     assert len(same.history["0to1"]) == FAST["epochs"]  # 0: the common budget
+
+
+def test_sampled_columns_are_sorted_and_score_the_same_terms(data):
+    """The columns come sorted (coalesced gradients as built); each target still points at its own
+    column, and each column keeps its weight: the loss equals the one over unsorted columns."""
+    vocab, corpus = data
+    train = TrainingData(corpus, vocab, np.arange(len(corpus)))
+    net = DAENet(vocab.n_items, 8, torch.Generator().manual_seed(0))
+    batch = np.arange(10)
+    h = net.encode(train.inputs(batch, VARIANTS["5"], np.random.default_rng(0), False, "l2"))
+    counts = np.bincount(train.targets.indices, minlength=vocab.n_items)
+    sampler = NegativeSampler(counts, 40, 0.5, head=20)
+    targets = train.batch_targets(batch, sampler, np.random.default_rng(2))
+    columns = targets.columns.numpy()
+    assert (np.diff(columns) > 0).all()
+    assert torch.equal(targets.columns[targets.local], targets.cols)
+    positives = np.unique(targets.cols.numpy())
+    assert (targets.col_weight.numpy()[np.isin(columns, positives)] == 1).all()
+    negatives, weights = sampler.draw(positives, np.random.default_rng(2))
+    assert np.array_equal(np.sort(negatives), columns[~np.isin(columns, positives)])
+    shuffled = np.random.default_rng(3).permutation(len(columns))
+    unsorted = SparseTargets(
+        targets.rows,
+        targets.cols,
+        columns=targets.columns[shuffled],
+        col_weight=targets.col_weight[shuffled],
+        local=torch.from_numpy(np.argsort(shuffled))[targets.local],
+    )
+    assert net.loss(h, unsorted, 0.55, 64).item() == pytest.approx(
+        net.loss(h, targets, 0.55, 64).item(), rel=1e-6
+    )
+
+
+def test_lazy_adam_takes_sorted_rows_as_they_are_and_sums_repeated_ones():
+    """Sorted distinct rows are used without a copy; unsorted or repeated rows are coalesced first:
+    all three forms of the same gradient make the same step."""
+    from mmcf.models.training.lazy_adam import coalesced
+
+    values = torch.arange(12.0).reshape(3, 4)
+    forms = {
+        "sorted": ([1, 4, 7], values),
+        "unsorted": ([7, 1, 4], values[[2, 0, 1]]),
+        "repeated": ([1, 4, 1, 7], torch.cat([values[:2], torch.zeros(1, 4), values[2:]])),
+    }
+    steps = {}
+    for name, (rows, vals) in forms.items():
+        param = torch.nn.Parameter(torch.ones(9, 4))
+        param.grad = torch.sparse_coo_tensor(
+            torch.tensor([rows]), vals, (9, 4), check_invariants=True
+        )
+        if name == "sorted":
+            assert coalesced(param.grad)._values().data_ptr() == vals.data_ptr()
+        LazyAdam([param], lr=0.1).step()
+        steps[name] = param.detach()
+    assert torch.equal(steps["sorted"], steps["unsorted"])
+    assert torch.equal(steps["sorted"], steps["repeated"])
+    assert torch.equal(steps["sorted"][[0, 2, 3, 5, 6, 8]], torch.ones(6, 4))

@@ -143,11 +143,16 @@ def binary_targets(
     if sampler is not None:
         positives, local = np.unique(cols, return_inverse=True)
         negatives, weight = sampler.draw(positives, rng)
-        targets.columns = torch.from_numpy(np.concatenate([positives, negatives]))
+        columns = np.concatenate([positives, negatives])
+        # sorted columns make the decoder's row-sparse gradients coalesced as built (no re-sort)
+        order = np.argsort(columns, kind="stable")
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        targets.columns = torch.from_numpy(columns[order])
         targets.col_weight = torch.from_numpy(
-            np.concatenate([np.ones(len(positives)), weight]).astype(np.float32)
+            np.concatenate([np.ones(len(positives)), weight])[order].astype(np.float32)
         )
-        targets.local = torch.from_numpy(local.astype(np.int64))
+        targets.local = torch.from_numpy(position[local].astype(np.int64))
     return targets
 
 

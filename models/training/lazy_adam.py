@@ -35,7 +35,7 @@ class LazyAdam:
             if p.grad is None:
                 continue
             if p.grad.is_sparse:
-                grad = p.grad.coalesce()
+                grad = coalesced(p.grad)
                 idx, g = grad.indices()[0], grad.values()
                 mr = m.index_select(0, idx).mul_(b1).add_(g, alpha=1 - b1)
                 vr = v.index_select(0, idx).mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -58,3 +58,13 @@ class LazyAdam:
         self.step_count = int(state["step"])
         for mine, theirs in zip(self.m + self.v, state["m"] + state["v"]):
             mine.copy_(theirs)
+
+
+def coalesced(grad: torch.Tensor) -> torch.Tensor:
+    """The row-sparse gradient with distinct sorted rows. Rows already strictly increasing (the
+    sampled loss's columns are sorted) are only flagged: `coalesce()` would sort and copy every row
+    (autograd drops the flag its producer set)."""
+    rows = grad._indices()[0]
+    if not grad.is_coalesced() and (rows.numel() < 2 or bool((rows[1:] > rows[:-1]).all())):
+        return grad._coalesced_(True)
+    return grad.coalesce()

@@ -30,6 +30,7 @@ from mmcf.mpd.errors import UserError
 
 from .. import distributed
 from ..store import load_tensors, save_tensors
+from .allocator import reuse_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ def train(
         epoch = progress.epoch + 1
         start = time.perf_counter()
         task.before_epoch(epoch)
-        loss = task.epoch(epoch)
+        with reuse_freed_memory():
+            loss = task.epoch(epoch)
         score = distributed.from_main(task.validate) if task.validates else None
         progress.history.append(task.record(epoch, loss, score))
         if distributed.is_main():
