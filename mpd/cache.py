@@ -73,9 +73,9 @@ def _duplicate_error(files: list[Path], duplicate: tuple[int, int]) -> DataError
 
 def cache_root() -> Path | None:
     """The cache directory, or None when disabled."""
-    chosen = os.environ.get(CACHE_ENV)
-    if chosen is not None:
-        return None if chosen.strip().lower() in OFF else Path(chosen).expanduser()
+    chosen = os.environ.get(CACHE_ENV, "").strip()
+    if chosen:  # set but empty: the default, not the working directory
+        return None if chosen.lower() in OFF else Path(chosen).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "mmcf" / "corpus"
 

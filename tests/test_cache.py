@@ -109,6 +109,8 @@ def test_disabled_cache_writes_nothing(tiny_mpd, tmp_path, monkeypatch):
     monkeypatch.delenv("MMCF_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache.cache_root() == tmp_path / "xdg" / "mmcf" / "corpus"
+    monkeypatch.setenv("MMCF_CACHE_DIR", " ")  # set but empty: the default, not the working dir
+    assert cache.cache_root() == tmp_path / "xdg" / "mmcf" / "corpus"
 
 
 def put(target: Path, playlists: list[dict]) -> None:

@@ -336,3 +336,18 @@ def test_lazy_adam_takes_sorted_rows_as_they_are_and_sums_repeated_ones():
     assert torch.equal(steps["sorted"], steps["unsorted"])
     assert torch.equal(steps["sorted"], steps["repeated"])
     assert torch.equal(steps["sorted"][[0, 2, 3, 5, 6, 8]], torch.ones(6, 4))
+
+
+def test_lazy_adam_is_torch_adam_on_the_rows_it_is_given():
+    """Over three steps, a row-sparse gradient holding every row and a dense one make exactly the
+    steps of torch's Adam."""
+    grads = [torch.randn(5, 3, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    ours_sparse, ours_dense, theirs = (torch.nn.Parameter(torch.ones(5, 3)) for _ in range(3))
+    lazy_sparse, lazy_dense = LazyAdam([ours_sparse], lr=0.1), LazyAdam([ours_dense], lr=0.1)
+    adam = torch.optim.Adam([theirs], lr=0.1)
+    for g in grads:
+        ours_sparse.grad = g.to_sparse(sparse_dim=1)
+        ours_dense.grad, theirs.grad = g.clone(), g.clone()
+        lazy_sparse.step(), lazy_dense.step(), adam.step()
+    assert torch.allclose(ours_sparse, theirs, atol=1e-6, rtol=0)
+    assert torch.allclose(ours_dense, theirs, atol=1e-6, rtol=0)
