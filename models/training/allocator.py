@@ -6,6 +6,8 @@ over its mmap threshold (at most 32 MB) with a fresh mapping and unmaps it when 
 step page-faults all of it in again; at 946,000 outputs that was about a third of the step
 (`benchmarks/dae.py`). Inside `reuse_freed_memory` large blocks come from the heap and stay there;
 on leaving, the defaults come back and the free heap is returned to the kernel (`malloc_trim`).
+The price is some heap that aligned allocations cannot reuse: over 1,000 default DAE steps at
+123,119 outputs the process grew 250 MB more than without, flat after the first 300 steps.
 """
 
 from __future__ import annotations
