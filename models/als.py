@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
 from mmcf.mpd.vocab import Vocab
@@ -53,7 +54,12 @@ class ALS(Recommender):
                 iterations=c.iterations,
                 random_state=c.seed,
             )
-            model.fit(track_matrix(corpus, vocab.n_tracks), show_progress=False)
+            with tqdm(total=c.iterations, desc="ALS", unit=" iterations", leave=False) as bar:
+                model.fit(
+                    track_matrix(corpus, vocab.n_tracks),
+                    show_progress=False,
+                    callback=lambda *_: bar.update(),
+                )
         self.item_factors = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
         self._gram = None
         return self
