@@ -15,6 +15,7 @@ import torch
 import torch.distributed as dist
 
 from .training.device import resolve_device
+from .training.lazy_adam import coalesced
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,7 +108,7 @@ def sum_gradients(params: Iterable[torch.nn.Parameter]) -> None:
 
 
 def _sum_sparse(grad: torch.Tensor) -> torch.Tensor:
-    grad = grad.coalesce()
+    grad = coalesced(grad)
     index = grad.indices()[0]
     touched = torch.zeros(grad.shape[0], dtype=torch.uint8, device=grad.device)
     touched[index] = 1

@@ -4,8 +4,10 @@ Every training step allocates and frees the same large buffers (the sampled deco
 gradients, lazy Adam's gathered moments: tens of MB each at MPD scale). glibc serves each block
 over its mmap threshold (at most 32 MB) with a fresh mapping and unmaps it when freed, so the next
 step page-faults all of it in again; at 946,000 outputs that was about a third of the step
-(`benchmarks/dae.py`). Inside `reuse_freed_memory` large blocks come from the heap and stay there;
-on leaving, the defaults come back and the free heap is returned to the kernel (`malloc_trim`).
+(`benchmarks/dae.py`). Inside `reuse_freed_memory` large blocks come from the heap and stay there.
+On leaving the outermost block the free heap is returned to the kernel (`malloc_trim`) and mmap is
+allowed again, at the thresholds glibc's own dynamic rule reaches for large blocks (32 MB mmap,
+64 MB trim): setting any of them turns that rule off for the rest of the process.
 The price is some heap that aligned allocations cannot reuse: over 1,000 default DAE steps at
 123,119 outputs the process grew 250 MB more than without, flat after the first 300 steps.
 """
@@ -13,37 +15,55 @@ The price is some heap that aligned allocations cannot reuse: over 1,000 default
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # mallopt parameters (malloc.h)
-DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_MAX = 128 * 1024, 65536
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4  # mallopt parameters (malloc.h)
+MMAP_MAX, MMAP_THRESHOLD, TRIM_THRESHOLD = 65536, 32 * 2**20, 64 * 2**20  # after the block
+_lock, _depth = threading.Lock(), 0
 
 
 @functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
-        return libc if libc is not None and hasattr(libc, "mallopt") else None
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+def _enter(libc: ctypes.CDLL) -> None:
+    global _depth
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            libc.mallopt(M_MMAP_MAX, 0)
+            libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+
+
+def _leave(libc: ctypes.CDLL) -> None:
+    global _depth
+    with _lock:
+        _depth -= 1
+        if _depth == 0:
+            libc.mallopt(M_MMAP_MAX, MMAP_MAX)
+            libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+            libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+            libc.malloc_trim(0)
 
 
 @contextmanager
 def reuse_freed_memory() -> Iterator[None]:
-    """Large blocks from the heap, nothing trimmed, until the block ends (see the module)."""
+    """Large blocks from the heap, nothing trimmed, until the outermost block ends (see the
+    module)."""
     libc = _glibc()
     if libc is None:
         yield
         return
-    libc.mallopt(M_MMAP_MAX, 0)
-    libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+    _enter(libc)
     try:
         yield
     finally:
-        libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
-        libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
+        _leave(libc)

@@ -7,7 +7,8 @@ from torch.optim.adam import adam
 
 
 class LazyAdam:
-    """Adam that, for row-sparse gradients, updates only the rows present (TF's LazyAdam).
+    """Adam that, for row-sparse gradients, updates only the rows present (the idea of TF's
+    LazyAdam; the arithmetic is torch's Adam, ε added after the bias correction).
 
     Dense gradients get the ordinary Adam update. The bias correction uses the global step count.
     The update itself is torch's fused Adam kernel, on the gathered rows for a sparse gradient (one
@@ -52,7 +53,7 @@ class LazyAdam:
             [m],
             [v],
             [],
-            [torch.tensor(float(self.step_count - 1))],
+            [torch.full((), float(self.step_count - 1), device=p.device)],  # it adds 1
             fused=True,
             amsgrad=False,
             beta1=self.betas[0],

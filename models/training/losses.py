@@ -26,7 +26,7 @@ class SparseTargets:
     rows: torch.Tensor
     cols: torch.Tensor
     values: torch.Tensor | None = None  # soft targets; None: binary
-    columns: torch.Tensor | None = None  # positives' columns + sampled negatives
+    columns: torch.Tensor | None = None  # positives' columns + sampled negatives, sorted
     col_weight: torch.Tensor | None = None  # 1 for positives' columns, 1/inclusion for sampled ones
     local: torch.Tensor | None = None  # each one's column within `columns`
 
