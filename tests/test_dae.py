@@ -16,7 +16,7 @@ from mmcf.models.dae import DAE, VARIANTS, DAEConfig, variant_for
 from mmcf.models.dae.batches import NegativeSampler, TrainingData, csr_inputs
 from mmcf.models.dae.network import DAENet
 from mmcf.models.dae.training import DAETraining
-from mmcf.models.training.lazy_adam import LazyAdam
+from mmcf.models.training.lazy_adam import LazyAdam, coalesced
 from mmcf.models.training.losses import SparseTargets, weighted_bce
 from mmcf.models.popularity import Popularity
 from mmcf.models.store import load_tensors
@@ -315,8 +315,6 @@ def test_sampled_columns_are_sorted_and_score_the_same_terms(data):
 def test_lazy_adam_takes_sorted_rows_as_they_are_and_sums_repeated_ones():
     """Sorted distinct rows are used without a copy; unsorted or repeated rows are coalesced first:
     all three forms of the same gradient make the same step."""
-    from mmcf.models.training.lazy_adam import coalesced
-
     values = torch.arange(12.0).reshape(3, 4)
     forms = {
         "sorted": ([1, 4, 7], values),
