@@ -280,3 +280,19 @@ def test_title_memory_blends_seen_titles_and_round_trips(data, tmp_path):
     model.save(tmp_path / "cnn")
     loaded = CharCNN.load(tmp_path / "cnn", vocab)
     torch.testing.assert_close(loaded.title_scores([seen])[0], blended[:1])
+
+
+def test_the_title_models_work_follows_the_data_size():
+    from mmcf.models.charcnn.config import TEACHER_CELLS, max_epochs, teacher_rows
+
+    default = CNNConfig()
+    assert max_epochs(default, 10_476, 193_736) == 12  # 100,000 synthetic playlists: unbounded
+    assert max_epochs(default, 27_506, 662_272) == 2  # 1 M: at least 2
+    assert max_epochs(CNNConfig(epochs=5), 27_506, 662_272) == 5  # given: as given
+    sizes = np.array([1] * 1000 + [50] * 100 + [5000])
+    assert teacher_rows(default, sizes, 1_000) == 0  # all 11,000 rows fit the budget
+    outputs = TEACHER_CELLS // 3_000  # room for 3,000 rows: Σ min(size, k) ≤ 3,000
+    k = teacher_rows(default, sizes, outputs)
+    assert np.minimum(sizes, k).sum() <= 3_000 < np.minimum(sizes, k + 1).sum() and k == 19
+    assert teacher_rows(default, sizes, TEACHER_CELLS) == 1  # at least one per title
+    assert teacher_rows(CNNConfig(teacher_rows=7), sizes, TEACHER_CELLS) == 7

@@ -349,3 +349,39 @@ def test_lazy_adam_is_torch_adam_on_the_rows_it_is_given():
         lazy_sparse.step(), lazy_dense.step(), adam.step()
     assert torch.allclose(ours_sparse, theirs, atol=1e-6, rtol=0)
     assert torch.allclose(ours_dense, theirs, atol=1e-6, rtol=0)
+
+
+def test_large_data_sets_train_sampled_epochs_within_a_work_budget():
+    from mmcf.models.dae.config import EPOCH_SAMPLE, VARIANTS, epoch_size, max_epochs
+
+    untied, tied_only = VARIANTS["5"], VARIANTS["0to1"]
+    default = DAEConfig()
+    assert epoch_size(default, 150_000) == 150_000  # every playlist, as before
+    assert max_epochs(default, untied, EPOCH_SAMPLE) == 6
+    assert epoch_size(default, 1_000_000) == EPOCH_SAMPLE
+    # work shrinks past the sample: 6 × 200k playlists at 200k, 4 × 200k at 300k, 2 × 200k at 1 M
+    assert [max_epochs(default, untied, n) for n in (300_000, 400_000, 1_000_000)] == [4, 3, 2]
+    assert max_epochs(default, tied_only, 1_000_000) == 2
+    assert max_epochs(DAEConfig(epochs=5), untied, 1_000_000) == 5  # given: as given
+    assert epoch_size(DAEConfig(epoch_playlists=100), 1_000) == 100
+
+
+def test_a_sampled_epoch_trains_on_a_fresh_sample_of_the_playlists(data, monkeypatch):
+    """An epoch of `epoch_playlists` runs that many playlists; successive epochs draw other ones."""
+    import mmcf.models.dae.training as dae_training
+
+    seen: list[np.ndarray] = []
+    inputs = dae_training.TrainingData.inputs
+
+    def record(self, batch, *args, **kwargs):
+        seen.append(np.asarray(batch))
+        return inputs(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(dae_training.TrainingData, "inputs", record)
+    vocab, corpus = data
+    DAE(DAEConfig(configs=("5",), **{**FAST, "batch_size": 16}, epoch_playlists=40)).fit(
+        corpus, vocab
+    )
+    epochs = [np.concatenate(seen[:3]), np.concatenate(seen[3:])]
+    assert len(seen) == 6 and [len(e) for e in epochs] == [40, 40]
+    assert all(len(np.unique(e)) == 40 for e in epochs) and set(epochs[0]) != set(epochs[1])

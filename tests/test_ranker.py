@@ -133,7 +133,7 @@ def test_settings_follow_the_data_size():
     from mmcf.mpd.vocab import track_cutoff
 
     untied, tied_only = VARIANTS["5"], VARIANTS["0to1"]
-    assert max_epochs(DAEConfig(), untied, 1_000_000) == 6  # large data: the measured default
+    assert max_epochs(DAEConfig(), untied, 100_000) == 6  # the measured default
     assert max_epochs(DAEConfig(), untied, 5_000) == 16  # 79 steps an epoch: 1,200 steps
     assert max_epochs(DAEConfig(), tied_only, 20_000) == 10
     assert max_epochs(DAEConfig(), untied, 50) == 30  # at most

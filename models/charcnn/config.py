@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from mmcf.mpd.errors import UserError
@@ -32,13 +33,15 @@ class CNNConfig:
     artists: bool = False  # also predict artists (the reference); tracks only is faster
     negative_weight: float = 0.55  # loss −Σ [y log p + w (1 − y) log(1 − p)], as the DAE
     title_weight: str = "count"  # weight of a distinct title in the loss: "count" | "sqrt" | "one"
-    epochs: int = 12  # at most; early stopping on validation R-precision
+    epochs: int = 0  # at most (early stopping on validation R-precision); 0 = by the data size
     patience: int = 2  # epochs without improvement before stopping
     lr: float = 0.001
     embedding_lr: float = 1.0  # the character embeddings' learning rate, times lr
     batch: int = 150  # distinct titles per step
     teacher: bool = True  # learn the trained DAE's outputs (`requires` the DAE); False: true items
-    teacher_rows: int = 0  # playlists per title whose teacher targets are averaged (0: all of them)
+    # playlists per title whose teacher targets are averaged; 0 = by the data size (all of them on
+    # small data sets)
+    teacher_rows: int = 0
     teacher_top: int = 5000  # largest entries kept of each title's mean teacher target
     # blend with the title memory for titles seen in training (0: CNN alone)
     memory_weight: float = 0.5
@@ -82,3 +85,33 @@ class CNNConfig:
                 **changes,
             }
         )
+
+
+# The title model's work by the data size, bounded so that the default training fits 2 hours on
+# 2 cores at MPD scale (README, "What each step needs at full scale"); neither binds at 100,000
+# synthetic playlists.
+BASE_EPOCHS, MIN_EPOCHS = 12, 2
+EPOCH_CELLS = 3 * 10**10  # distinct titles × outputs × epochs
+TEACHER_CELLS = 2**35  # playlists through the teacher × its outputs
+
+
+def max_epochs(config: CNNConfig, titles: int, outputs: int) -> int:
+    """The most epochs over `titles` distinct titles against `outputs` items."""
+    if config.epochs:
+        return config.epochs
+    return max(MIN_EPOCHS, min(BASE_EPOCHS, EPOCH_CELLS // max(titles * outputs, 1)))
+
+
+def teacher_rows(config: CNNConfig, title_sizes: np.ndarray, teacher_outputs: int) -> int:
+    """Playlists per title through the teacher: `teacher_rows`, or by the data size all of them (0)
+    while they fit TEACHER_CELLS, else the largest per-title cap that fits (at least 1)."""
+    if config.teacher_rows:
+        return config.teacher_rows
+    budget = TEACHER_CELLS // max(teacher_outputs, 1)
+    if title_sizes.sum() <= budget:
+        return 0
+    lo, hi = 1, int(title_sizes.max())
+    while lo < hi:  # the largest cap k with Σ min(size, k) ≤ budget
+        k = (lo + hi + 1) // 2
+        lo, hi = (k, hi) if np.minimum(title_sizes, k).sum() <= budget else (lo, k - 1)
+    return lo

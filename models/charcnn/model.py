@@ -27,7 +27,7 @@ from ..base import POPULARITY_TIE_BREAK, Recommender, popularity_scores
 from ..store import load_tensors, save_tensors, write_manifest
 from ..title_memory import TitleMemory
 from ..training.trainer import Checkpoints, fingerprint, settings, train
-from .config import CNNConfig
+from .config import CNNConfig, teacher_rows
 from .network import TitleNet
 from .titles import dae_teacher, group_titles, mean_targets, teacher_targets, title_weights
 from .training import TitleTraining, init_bias
@@ -108,8 +108,10 @@ class CharCNN(Recommender):
         if teacher is None:
             targets = mean_targets(corpus, vocab, data)[:, : self.n_outputs]
         else:
+            per_title = teacher_rows(cfg, data.counts, vocab.n_items)
+            log.info("title model: teacher targets from %s playlists per title", per_title or "all")
             targets = teacher_targets(
-                teacher, data, self.n_outputs, cfg.teacher_rows, cfg.teacher_top, cfg.seed
+                teacher, data, self.n_outputs, per_title, cfg.teacher_top, cfg.seed
             )
         torch.manual_seed(cfg.seed)
         self.net = TitleNet(len(self.chars), self.n_outputs, cfg).to(cfg.torch_device)

@@ -21,7 +21,7 @@ from mmcf.mpd.vocab import Vocab
 from ..training.losses import SparseTargets, output_loss
 from ..training.trainer import EpochTask
 from ..validation import Scores, r_precision
-from .config import CNNConfig
+from .config import CNNConfig, max_epochs
 from .network import TitleNet, trim
 
 
@@ -51,7 +51,7 @@ class TitleTraining(EpochTask):
         self.queries, self.answers = validation
         self.scores, self.usable = scores, usable
         self.validates = bool(self.queries)
-        self.max_epochs = max(config.epochs, 1)
+        self.max_epochs = max_epochs(config, len(ids), targets.shape[1])
         self.patience = config.patience
         self.optimizer = self.new_optimizer()
 

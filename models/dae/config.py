@@ -55,6 +55,9 @@ class DAEConfig:
     # data sets, enough for `min_steps` minibatches (at most 30); early stopping still applies
     epochs: int = 0
     min_steps: int = 1200
+    # playlists per epoch, a fresh seeded sample each epoch when fewer than all; 0 = by the data
+    # size: all of them, at most `EPOCH_SAMPLE` (larger data sets train on sampled epochs)
+    epoch_playlists: int = 0
     tied_only_epochs: int = 10  # at most, for the tied-only network (0to1); 0 = `epochs`
     tied_epochs: int = 1  # pre-training epochs with tied weights before untying
     patience: int = 2  # stop after this many epochs without a better validation R-precision
@@ -115,6 +118,16 @@ class DAEConfig:
 
 
 BASE_EPOCHS, MAX_EPOCHS = 6, 30
+# Past EPOCH_SAMPLE training playlists an epoch is a sample of that many, and a network's work
+# (epochs × sample) shrinks from 6 × 200k at 200k playlists to 2 × 200k from 600k on, so that
+# the default training fits 2 hours on 2 cores at MPD scale (README, "What each step needs at
+# full scale")
+EPOCH_SAMPLE, MIN_SAMPLED_EPOCHS = 200_000, 2
+
+
+def epoch_size(config: DAEConfig, playlists: int) -> int:
+    """Playlists in one epoch of a network trained on `playlists` training playlists."""
+    return min(playlists, config.epoch_playlists or EPOCH_SAMPLE)
 
 
 def max_epochs(config: DAEConfig, variant: Variant, playlists: int) -> int:
@@ -122,9 +135,13 @@ def max_epochs(config: DAEConfig, variant: Variant, playlists: int) -> int:
     tied_only = config.tied_only_epochs if variant.tied_only else 0
     if config.epochs:
         return tied_only or config.epochs
-    steps_per_epoch = max(1, -(-playlists // config.batch_size))
+    base = tied_only or BASE_EPOCHS
+    if playlists > EPOCH_SAMPLE:  # the work budget of large data sets, in playlists
+        work = base * EPOCH_SAMPLE * EPOCH_SAMPLE / playlists
+        return max(MIN_SAMPLED_EPOCHS, round(work / epoch_size(config, playlists)))
+    steps_per_epoch = max(1, -(-epoch_size(config, playlists) // config.batch_size))
     by_size = min(MAX_EPOCHS, -(-config.min_steps // steps_per_epoch))
-    return max(by_size, tied_only or BASE_EPOCHS)
+    return max(by_size, base)
 
 
 def variant_for(query: Query) -> str:

@@ -18,7 +18,7 @@ from ..training.lazy_adam import LazyAdam
 from ..training.trainer import EpochTask
 from ..validation import r_precision
 from .batches import NegativeSampler, TrainingData
-from .config import DAEConfig, Variant, max_epochs
+from .config import DAEConfig, Variant, epoch_size, max_epochs
 from .network import DAENet
 
 
@@ -115,7 +115,7 @@ class DAETraining(EpochTask):
             self.opt = self.optimizer(self.net)
 
     def epoch(self, epoch: int) -> float:
-        """One pass over the data; the mean minibatch loss.
+        """One pass over the data (or a fresh sample of it: `epoch_size`); the mean minibatch loss.
 
         Data-parallel: every rank draws the same permutation, batches, corruption and sampled
         negatives (same seeded generators), runs the network on its own slice of each batch, and the
@@ -125,7 +125,7 @@ class DAETraining(EpochTask):
         cfg, device, net, opt = self.cfg, self.device, self.net, self.opt
         rng = np.random.default_rng([cfg.seed, self.index, epoch])
         gen = seeded_generator(cfg.seed, self.index, epoch, 1)
-        order = rng.permutation(len(self.data))
+        order = rng.permutation(len(self.data))[: epoch_size(cfg, len(self.data))]
         batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         net.train()
         quiet = {} if distributed.is_main() else {"disable": True}  # progress bar on rank 0 only
