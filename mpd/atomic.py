@@ -8,16 +8,19 @@ cleaned up after) is removed by the next write of NAME once that pid is gone, or
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
 from .errors import UserError
 
+FULL_BYTES = 64 * 2**20  # a write that fails with less free space than this failed for want of it
 GZIP_LEVEL = 6  # level 9 is much slower on submissions for barely smaller files
 
 
@@ -61,11 +64,25 @@ def atomic_write(
             os.replace(tmp, path)
         except OSError as exc:
             raise UserError(f"{path}: cannot write here ({exc.strerror or exc})") from None
-    except BaseException:
+    except BaseException as exc:
         raw.close()
+        full = isinstance(exc, Exception) and disk_full(exc, path.parent)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if full:
+            raise UserError(
+                f"{path}: the disk is full; make room (or write elsewhere) and run again"
+            ) from None
         raise
+
+
+def disk_full(exc: Exception, directory: Path) -> bool:
+    """Whether a failed write failed for want of space (torch reports it as a RuntimeError)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    with contextlib.suppress(OSError):
+        return shutil.disk_usage(directory).free < FULL_BYTES
+    return False
 
 
 def _umask() -> int:

@@ -63,6 +63,24 @@ def test_exception_with_no_old_file_leaves_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), RuntimeError("pos")])
+def test_a_write_that_fills_the_disk_is_a_user_error(tmp_path, monkeypatch, error):
+    """ENOSPC, or any failure with the disk found full after it (torch.save says "unexpected pos"):
+    a clear error naming the file, the old file intact."""
+    import shutil
+
+    path = tmp_path / "a.pt"
+    write_old(path)
+    real = shutil.disk_usage
+    with pytest.raises(UserError, match=f"{path}: the disk is full"):
+        with atomic_write(path, "wb") as f:
+            f.write(b"x")
+            if isinstance(error, RuntimeError):  # the disk is full now
+                monkeypatch.setattr(shutil, "disk_usage", lambda d: real(d)._replace(free=1000))
+            raise error
+    assert read(path) == OLD and os.listdir(tmp_path) == ["a.pt"]
+
+
 KILLED_WRITER = """
 import sys, time
 from mmcf.mpd.atomic import atomic_write

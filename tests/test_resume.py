@@ -263,6 +263,7 @@ def test_dae_training_killed_after_an_epoch_resumes(tmp_path, capsys, caplog):
     caplog.set_level(logging.INFO, logger="mmcf.models.training.trainer")
     run(capsys, *argv)
     assert "resuming after epoch 1" in caplog.text
+    assert not checkpoint.parent.exists()  # the saved model is what they were for
     ours, theirs = (DAE.load(d / "dae", load_vocab(d)) for d in (models, reference))
     assert ours.history == theirs.history
     for name, tensor in theirs.nets["5"].tensors().items():

@@ -87,6 +87,15 @@ def test_resume_from_an_older_checkpoint_ends_as_an_uninterrupted_run(tmp_path):
     assert torch.equal(load_tensors(tmp_path / "b" / "run.best.pt")["value"], best["value"])
 
 
+def test_a_finished_runs_checkpoint_keeps_only_its_progress_and_resumes_to_its_best(tmp_path):
+    straight, best = train(Counting(), Checkpoints(tmp_path, "run", 0), fingerprint="f")
+    assert set(load_tensors(tmp_path / "run.ckpt.pt")) == {"progress", "fingerprint"}
+    again = Counting()
+    resumed, resumed_best = train(again, Checkpoints(tmp_path, "run"), resume=True, fingerprint="f")
+    assert again.epochs_run == [] and resumed.history == straight.history
+    assert torch.equal(resumed_best["value"], best["value"])
+
+
 def test_the_interval_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("MMCF_CHECKPOINT_SECONDS", "12.5")
     assert checkpoint_seconds() == 12.5

@@ -98,7 +98,11 @@ class EpochTask(abc.ABC):
 
 class Checkpoints:
     """STEM.ckpt.pt (the last saved epoch: weights, optimizer, progress) and STEM.best.pt (the best
-    epoch's weights up to it) in a directory, written at most every `every` seconds."""
+    epoch's weights up to it) in a directory, written at most every `every` seconds.
+
+    A finished run's STEM.ckpt.pt holds its progress alone: it resumes from STEM.best.pt, and a
+    model of several networks (the DAE) keeps one network's optimizer state on disk, not all.
+    """
 
     def __init__(self, directory: str | Path, stem: str, every: float | None = None) -> None:
         self.last = Path(directory) / f"{stem}.ckpt.pt"
@@ -119,15 +123,10 @@ class Checkpoints:
         if distributed.is_main():
             if progress.best_epoch != self.best_saved:
                 save_tensors(self.best, best)
-            save_tensors(
-                self.last,
-                {
-                    "weights": task.weights(),
-                    "optimizer": task.optimizer_state(),
-                    "progress": dataclasses.asdict(progress),
-                    "fingerprint": fingerprint,
-                },
-            )
+            state = {"progress": dataclasses.asdict(progress), "fingerprint": fingerprint}
+            if not progress.done:
+                state.update(weights=task.weights(), optimizer=task.optimizer_state())
+            save_tensors(self.last, state)
         self.best_saved, self.saved_at = progress.best_epoch, time.monotonic()
 
     def restore(self, task: EpochTask, fingerprint: str) -> tuple[Progress, dict]:
@@ -143,8 +142,9 @@ class Checkpoints:
                 f"{self.last}: checkpoint of a different training run (other data or settings); "
                 "remove the checkpoint directory or train without --resume"
             )
-        task.restore(saved["weights"], saved["optimizer"])
         progress = Progress(**saved["progress"])
+        if not progress.done:
+            task.restore(saved["weights"], saved["optimizer"])
         best = load_tensors(self.best) if self.best.exists() else task.weights()
         self.best_saved = progress.best_epoch
         log.info(

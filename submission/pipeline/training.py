@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Collection, Iterable
@@ -56,10 +57,11 @@ def train(
     """Fit one model on the playlists of `mpd_dir` (less the validation carve);
     save it in MODEL_DIR/<kind>.
 
-    The model gets what its class declares: the validation playlists, a checkpoint directory, the
-    trained members it requires or uses. `data`: the result of `prepare_data(mpd_dir, model_dir)`
-    when the caller has it already (the demo trains several models on one read). Under torchrun
-    (WORLD_SIZE > 1) every rank calls this for a data-parallel model (the DAE); rank 0 writes.
+    The model gets what its class declares: the validation playlists, a checkpoint directory
+    (removed once the model is saved), the trained members it requires or uses. `data`: the result
+    of `prepare_data(mpd_dir, model_dir)` when the caller has it already (the demo trains several
+    models on one read). Under torchrun (WORLD_SIZE > 1) every rank calls this for a data-parallel
+    model (the DAE); rank 0 writes.
     """
     model_dir = Path(model_dir)
     distributed.init_from_env(getattr(config, "device", "auto"))
@@ -69,8 +71,15 @@ def train(
     model.fit(data.corpus, data.vocab, **fit_arguments(model, model_dir, data, resume))
     if distributed.is_main():
         model.save(model_dir / kind)
+        # the saved model is what resuming was for (at MPD scale the DAE's are tens of GB)
+        shutil.rmtree(checkpoint_dir(model_dir, kind), ignore_errors=True)
     log.info("trained %s in %.1f s", kind, time.perf_counter() - started)
     return model
+
+
+def checkpoint_dir(model_dir: Path, kind: str) -> Path:
+    """Where a resumable model's checkpoints live while it trains."""
+    return model_dir / kind / "checkpoints"
 
 
 def fit_arguments(
@@ -81,7 +90,7 @@ def fit_arguments(
     if model.uses_validation:
         arguments["validation"] = data.validation
     if model.resumable:
-        arguments.update(checkpoint_dir=model_dir / model.kind / "checkpoints", resume=resume)
+        arguments.update(checkpoint_dir=checkpoint_dir(model_dir, model.kind), resume=resume)
     trained = set(trained_kinds(model_dir))
     wanted = [*model.requires, *(m for m in model.uses_if_trained if m in trained)]
     if wanted:
