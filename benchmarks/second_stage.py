@@ -57,14 +57,20 @@ def train_default(split: Path, model_dir: Path) -> dict[str, float]:
     return seconds
 
 
+def validation_r_precision(model, data) -> float:
+    """The model's R-precision on the model directory's validation playlists."""
+    validation = data.validation
+    return r_precision(
+        model.score, validation.queries, validation.answers, data.vocab, batch_size=256
+    )
+
+
 def tuned(data, candidates: dict[str, object]) -> tuple[str, object, dict[str, float]]:
     """Fit each candidate setting; keep the best on the validation playlists."""
-    validation, found = data.validation, {}
+    found = {}
     for name, model in candidates.items():
         model.fit(data.corpus, data.vocab)
-        found[name] = r_precision(
-            model.score, validation.queries, validation.answers, data.vocab, batch_size=256
-        )
+        found[name] = validation_r_precision(model, data)
         log.info("%s: validation R-precision %.4f", name, found[name])
     best = max(found, key=found.get)
     return best, candidates[best], {k: round(v, 4) for k, v in found.items()}
