@@ -24,8 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-TARGETS_S = {"split, first read": 300, "split, cached": 300, "cached load_corpus": 30,
-             "evaluate": 60, "train popularity, first read": 300}
+TARGETS_S = {
+    "split, first read": 300,
+    "split, cached": 300,
+    "cached load_corpus": 30,
+    "evaluate": 60,
+    "train popularity, first read": 300,
+}
 IN_PROCESS = """
 import json, sys, time
 from mmcf.mpd.cache import load_corpus
@@ -68,22 +73,52 @@ def main() -> None:
     work, split = args.work, args.work / "split"
     settings = ["--per-category", str(args.per_category), "--seed", "0"]
     steps = {
-        "split, first read": mmcf + ["split", "--mpd", str(args.mpd), "--out", str(split)]
+        "split, first read": mmcf
+        + ["split", "--mpd", str(args.mpd), "--out", str(split)]
         + settings,
-        "split, cached": mmcf + ["split", "--mpd", str(args.mpd), "--out", str(work / "again")]
+        "split, cached": mmcf
+        + ["split", "--mpd", str(args.mpd), "--out", str(work / "again")]
         + settings,
-        "train popularity, first read": mmcf + ["train", "--mpd", str(split / "train"),
-                                                "--model-dir", str(work / "model"),
-                                                "--model", "popularity"],
-        "cached load_corpus + load_training": [sys.executable, "-c", IN_PROCESS,
-                                               str(split / "train")],
-        "submit popularity": mmcf + ["submit", "--model-dir", str(work / "model"), "--challenge",
-                                     str(split / "challenge_set.json"), "--out",
-                                     str(work / "popularity.csv.gz"), "--team", "benchmark",
-                                     "--email", "benchmark@example.org"],
-        "evaluate": mmcf + ["evaluate", "--submission", str(work / "popularity.csv.gz"),
-                            "--answers", str(split / "answers.json"), "--mpd",
-                            str(split / "train")],
+        "train popularity, first read": mmcf
+        + [
+            "train",
+            "--mpd",
+            str(split / "train"),
+            "--model-dir",
+            str(work / "model"),
+            "--model",
+            "popularity",
+        ],
+        "cached load_corpus + load_training": [
+            sys.executable,
+            "-c",
+            IN_PROCESS,
+            str(split / "train"),
+        ],
+        "submit popularity": mmcf
+        + [
+            "submit",
+            "--model-dir",
+            str(work / "model"),
+            "--challenge",
+            str(split / "challenge_set.json"),
+            "--out",
+            str(work / "popularity.csv.gz"),
+            "--team",
+            "benchmark",
+            "--email",
+            "benchmark@example.org",
+        ],
+        "evaluate": mmcf
+        + [
+            "evaluate",
+            "--submission",
+            str(work / "popularity.csv.gz"),
+            "--answers",
+            str(split / "answers.json"),
+            "--mpd",
+            str(split / "train"),
+        ],
     }
     results = {}
     for name, command in steps.items():
