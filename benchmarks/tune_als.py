@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/tune_als.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.out_dir.resolve() == args.model_dir.resolve():
+        parser.error("OUT_DIR must differ from MODEL_DIR (whose ALS the default model uses)")
 
     data = prepare_data(args.mpd, args.model_dir)
     already = trained_als(args.model_dir, data.vocab)
