@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 import ujson
@@ -65,30 +66,46 @@ def validation_r_precision(model, data) -> float:
     )
 
 
-def tuned(data, candidates: dict[str, object]) -> tuple[str, object, dict[str, float]]:
-    """Fit each candidate setting; keep the best on the validation playlists."""
+def grid_search(
+    data, candidates: dict[str, object], fitted: Collection[str] = ()
+) -> dict[str, tuple[float, float | None]]:
+    """Fit each candidate setting (but those `fitted` already) and score it on the validation
+    playlists: name → (validation R-precision, fit seconds or None)."""
     found = {}
     for name, model in candidates.items():
-        model.fit(data.corpus, data.vocab)
-        found[name] = validation_r_precision(model, data)
-        log.info("%s: validation R-precision %.4f", name, found[name])
+        started, seconds = time.perf_counter(), None
+        if name not in fitted:
+            model.fit(data.corpus, data.vocab)
+            seconds = round(time.perf_counter() - started, 1)
+        found[name] = validation_r_precision(model, data), seconds
+        log.info("%s: validation R-precision %.4f", name, found[name][0])
+    return found
+
+
+def tuned(data, candidates: dict[str, object]) -> tuple[str, object, dict[str, float]]:
+    """Fit each candidate setting; keep the best on the validation playlists."""
+    found = {name: score for name, (score, _) in grid_search(data, candidates).items()}
     best = max(found, key=found.get)
     return best, candidates[best], {k: round(v, 4) for k, v in found.items()}
 
 
+def als_grid() -> dict[str, ALS]:
+    """The ALS settings a user would try, unfitted, by name."""
+    return {
+        f"factors={f} reg={r}": ALS(ALSConfig(factors=f, regularization=r)) for f, r in ALS_GRID
+    }
+
+
 def peers(data) -> tuple[dict[str, object], dict]:
     """ALS and item-kNN tuned on validation, and the exact-title lookup."""
-    als_name, als, als_grid = tuned(
-        data,
-        {f"factors={f} reg={r}": ALS(ALSConfig(factors=f, regularization=r)) for f, r in ALS_GRID},
-    )
+    als_name, als, als_grid_scores = tuned(data, als_grid())
     knn_name, knn, knn_grid = tuned(
         data, {f"neighbours={k}": ItemKNN(KNNConfig(neighbours=k)) for k in KNN_GRID}
     )
     exact = TitleLookup(TitleLookupConfig(prior=0.0, word_weight=0.0)).fit(data.corpus, data.vocab)
     models = {f"implicit ALS ({als_name})": als, f"item-kNN ({knn_name})": knn}
     models["exact-title lookup"] = exact
-    return models, {"als": als_grid, "knn": knn_grid}
+    return models, {"als": als_grid_scores, "knn": knn_grid}
 
 
 def ablations(model_dir: Path, data, default: Ranker) -> dict[str, Ranker]:

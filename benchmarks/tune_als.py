@@ -17,13 +17,12 @@ import argparse
 import dataclasses
 import logging
 import shutil
-import time
 from pathlib import Path
 
 import ujson
-from second_stage import ALS_GRID, validation_r_precision
+from second_stage import als_grid, grid_search
 
-from mmcf.models.als import ALS, ALSConfig
+from mmcf.models.als import ALS
 from mmcf.mpd.atomic import atomic_write
 from mmcf.submission.pipeline.data import SOURCE_FILE, VALIDATION_DIR, prepare_data
 from mmcf.submission.pipeline.loading import load_model, trained_kinds
@@ -56,27 +55,21 @@ def main() -> None:
         parser.error("OUT_DIR must differ from MODEL_DIR (whose ALS the default model uses)")
 
     data = prepare_data(args.mpd, args.model_dir)
-    already = trained_als(args.model_dir, data.vocab)
-    rows, best, best_score = [], None, -1.0
-    for factors, regularization in ALS_GRID:
-        config = ALSConfig(factors=factors, regularization=regularization)
-        started = time.perf_counter()
-        if already is not None and already.config == config:
-            model, fit_seconds = already, None  # trained by `mmcf train` (its time is in its log)
-        else:
-            model = ALS(config).fit(data.corpus, data.vocab)
-            fit_seconds = round(time.perf_counter() - started, 1)
-        score = validation_r_precision(model, data)
-        rows.append(
-            {
-                **dataclasses.asdict(config),
-                "validation_r_precision": round(score, 4),
-                "fit_seconds": fit_seconds,
-            }
-        )
-        log.info("%s", rows[-1])
-        if score > best_score:
-            best, best_score = model, score
+    candidates, already = als_grid(), trained_als(args.model_dir, data.vocab)
+    fitted = [
+        n for n, m in candidates.items() if already is not None and m.config == already.config
+    ]
+    candidates.update((name, already) for name in fitted)  # trained by `mmcf train`: not refit
+    found = grid_search(data, candidates, fitted)
+    best = candidates[max(found, key=lambda name: found[name][0])]
+    rows = [
+        {
+            **dataclasses.asdict(candidates[name].config),
+            "validation_r_precision": round(score, 4),
+            "fit_seconds": seconds,
+        }
+        for name, (score, seconds) in found.items()
+    ]
     copy_data(args.model_dir, args.out_dir)
     best.save(args.out_dir / "als")
     result = {
