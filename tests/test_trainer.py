@@ -3,10 +3,14 @@ a run resumed from an older checkpoint ends where an uninterrupted one does."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
 from mmcf.models.store import load_tensors
+from mmcf.models.training import trainer
 from mmcf.models.training.trainer import Checkpoints, EpochTask, checkpoint_seconds, train
 from mmcf.mpd.errors import UserError
 
@@ -104,3 +108,64 @@ def test_the_interval_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("MMCF_CHECKPOINT_SECONDS", "often")
     with pytest.raises(UserError, match="MMCF_CHECKPOINT_SECONDS='often'"):
         checkpoint_seconds()
+
+
+class Crash(Exception):
+    """A simulated kill in the middle of writing a checkpoint."""
+
+
+def crash_once(monkeypatch, module, name: str, when) -> None:
+    """Make `module.name` raise Crash the first time `when(first argument's file name, *rest)`."""
+    real, crashed = getattr(module, name), []
+
+    def flaky(path, *args):
+        if not crashed and when(Path(path).name, *args):
+            crashed.append(path)
+            raise Crash
+        return real(path, *args)
+
+    monkeypatch.setattr(module, name, flaky)
+
+
+@pytest.mark.parametrize(
+    "cut, resumed_epochs",
+    [
+        # killed after epoch 4's best weights, before its checkpoint: epoch 3's checkpoint names
+        # epoch 2 as the best, and its weights (not epoch 4's) come back
+        ("save_tensors", [4, 5]),
+        # killed after epoch 4's checkpoint, before its best weights took STEM.best.pt's place
+        ("os.replace", [5]),
+    ],
+)
+def test_a_crash_between_best_weights_and_checkpoint_resumes_with_the_best_it_names(
+    tmp_path, monkeypatch, cut, resumed_epochs
+):
+    straight, best = train(Counting(), Checkpoints(tmp_path / "a", "run", 0), fingerprint="f")
+    with monkeypatch.context() as patch:
+        if cut == "os.replace":
+            crash_once(patch, os, "replace", lambda name, dst: name == "run.best.4.pt")
+        else:
+            crash_once(
+                patch,
+                trainer,
+                "save_tensors",
+                lambda name, state: name == "run.ckpt.pt" and state["progress"]["epoch"] == 4,
+            )
+        with pytest.raises(Crash):
+            train(Counting(), Checkpoints(tmp_path / "b", "run", 0), fingerprint="f")
+    assert (tmp_path / "b" / "run.best.4.pt").exists()  # the pending weights the crash left
+
+    restored_task, checkpoints = Counting(), Checkpoints(tmp_path / "b", "run", 0)
+    progress, restored_best = checkpoints.restore(restored_task, "f")
+    expected_value = sum(range(1, progress.best_epoch + 1))  # the weights after the named epoch
+    assert restored_best["value"].item() == expected_value
+    assert load_tensors(tmp_path / "b" / "run.best.pt")["value"].item() == expected_value
+
+    resumed_task = Counting()
+    resumed, resumed_best = train(
+        resumed_task, Checkpoints(tmp_path / "b", "run", 0), resume=True, fingerprint="f"
+    )
+    assert resumed_task.epochs_run == resumed_epochs
+    assert resumed.history == straight.history and resumed.best_epoch == 4
+    assert torch.equal(resumed_best["value"], best["value"])
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["run.best.pt", "run.ckpt.pt"]

@@ -102,9 +102,12 @@ class Checkpoints:
 
     A finished run's STEM.ckpt.pt holds its progress alone: it resumes from STEM.best.pt, and a
     model of several networks (the DAE) keeps one network's optimizer state on disk, not all.
+    New best weights are written as STEM.best.EPOCH.pt and become STEM.best.pt only once the
+    checkpoint naming that epoch is written, so a crash in between never pairs the two wrongly.
     """
 
     def __init__(self, directory: str | Path, stem: str, every: float | None = None) -> None:
+        self.stem = stem
         self.last = Path(directory) / f"{stem}.ckpt.pt"
         self.best = Path(directory) / f"{stem}.best.pt"
         self.every = checkpoint_seconds() if every is None else every
@@ -121,13 +124,29 @@ class Checkpoints:
     def save(self, task: EpochTask, progress: Progress, best: dict, fingerprint: str) -> None:
         """The best weights (if they changed since the last save), then the last epoch's state."""
         if distributed.is_main():
-            if progress.best_epoch != self.best_saved:
-                save_tensors(self.best, best)
+            new_best = progress.best_epoch != self.best_saved
+            if new_best:
+                save_tensors(self.pending(progress.best_epoch), best)
             state = {"progress": dataclasses.asdict(progress), "fingerprint": fingerprint}
             if not progress.done:
                 state.update(weights=task.weights(), optimizer=task.optimizer_state())
             save_tensors(self.last, state)
+            if new_best:
+                os.replace(self.pending(progress.best_epoch), self.best)
         self.best_saved, self.saved_at = progress.best_epoch, time.monotonic()
+
+    def pending(self, epoch: int) -> Path:
+        """Where epoch `epoch`'s best weights wait for the checkpoint that names them."""
+        return self.best.with_name(f"{self.stem}.best.{epoch}.pt")
+
+    def settle(self, best_epoch: int) -> None:
+        """Finish a save cut short: the pending best weights the checkpoint names become
+        STEM.best.pt; any other pending weights (written before a crash, unnamed) are dropped."""
+        for path in self.best.parent.glob(f"{self.stem}.best.*.pt"):
+            if path == self.pending(best_epoch):
+                os.replace(path, self.best)
+            else:
+                path.unlink()
 
     def restore(self, task: EpochTask, fingerprint: str) -> tuple[Progress, dict]:
         """The saved progress and best weights; the task continues from the last epoch."""
@@ -143,6 +162,7 @@ class Checkpoints:
                 "remove the checkpoint directory or train without --resume"
             )
         progress = Progress(**saved["progress"])
+        distributed.from_main(lambda: self.settle(progress.best_epoch))
         if not progress.done:
             task.restore(saved["weights"], saved["optimizer"])
         best = load_tensors(self.best) if self.best.exists() else task.weights()
