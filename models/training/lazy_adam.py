@@ -11,16 +11,23 @@ class LazyAdam:
     LazyAdam; the arithmetic is torch's Adam, ε added after the bias correction).
 
     Dense gradients get the ordinary Adam update. The bias correction uses the global step count.
-    The update itself is torch's fused Adam kernel, on the gathered rows for a sparse gradient (one
-    pass over them instead of eight element-wise ones: `benchmarks/dae.py`'s default step, 123,119
-    outputs, went from 585 to 722–782 playlists/s with it).
+    The update itself is torch's fused Adam kernel (one pass instead of eight element-wise ones:
+    `benchmarks/dae.py`'s default step, 123,119 outputs, went from 585 to 722–782 playlists/s with
+    it). Runs of at least `min_run` consecutive rows (the loss head: the most frequent items, which
+    the frequency-ordered vocabulary numbers first) are updated in place as slices; only the other
+    rows are gathered and written back.
     """
 
     def __init__(
-        self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self,
+        params,
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        min_run: int = 64,
     ) -> None:
         self.params = list(params)
-        self.lr, self.betas, self.eps = lr, betas, eps
+        self.lr, self.betas, self.eps, self.min_run = lr, betas, eps, min_run
         self.step_count = 0
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
@@ -36,24 +43,36 @@ class LazyAdam:
             if p.grad is None:
                 continue
             if not p.grad.is_sparse:
-                self._adam(p, p.grad, m, v)
+                self._adam([p], [p.grad], [m], [v])
                 continue
             grad = coalesced(p.grad)
-            rows, g = grad._indices()[0], grad._values()
-            pr, mr, vr = p.index_select(0, rows), m.index_select(0, rows), v.index_select(0, rows)
-            self._adam(pr, g, mr, vr)
-            for full, part in ((p, pr), (m, mr), (v, vr)):
-                full.index_copy_(0, rows, part)
+            self._sparse_adam(p, m, v, grad._indices()[0], grad._values())
 
-    def _adam(self, p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor) -> None:
-        """torch's fused Adam step, in place, at the global step count."""
+    def _sparse_adam(
+        self, p: torch.Tensor, m: torch.Tensor, v: torch.Tensor, rows: torch.Tensor, g: torch.Tensor
+    ) -> None:
+        """Adam on the given (sorted, distinct) rows: long runs as slices, the rest gathered."""
+        runs, rest = row_runs(rows, self.min_run)
+        rest_rows = rows[rest]
+        gathered = [t.index_select(0, rest_rows) for t in (p, m, v)]
+        p_parts, m_parts, v_parts = (
+            [t[row : row + n] for row, _, n in runs] + [part]
+            for t, part in zip((p, m, v), gathered)
+        )
+        g_parts = [g[at : at + n] for _, at, n in runs] + [g[rest]]
+        self._adam(p_parts, g_parts, m_parts, v_parts)
+        for full, part in zip((p, m, v), gathered):
+            full.index_copy_(0, rest_rows, part)
+
+    def _adam(self, p: list, g: list, m: list, v: list) -> None:
+        """torch's fused Adam step on lists of tensors, in place, at the global step count."""
         adam(
-            [p],
-            [g],
-            [m],
-            [v],
+            p,
+            g,
+            m,
+            v,
             [],
-            [torch.full((), float(self.step_count - 1), device=p.device)],  # it adds 1
+            [torch.full((), float(self.step_count - 1), device=t.device) for t in p],  # it adds 1
             fused=True,
             amsgrad=False,
             beta1=self.betas[0],
@@ -85,3 +104,19 @@ def coalesced(grad: torch.Tensor) -> torch.Tensor:
     if not grad.is_coalesced() and (rows.numel() < 2 or bool((rows[1:] > rows[:-1]).all())):
         return grad._coalesced_(True)
     return grad.coalesce()
+
+
+def row_runs(rows: torch.Tensor, min_run: int) -> tuple[list[tuple[int, int, int]], torch.Tensor]:
+    """Runs of at least `min_run` consecutive row numbers in sorted distinct `rows`, as (first row,
+    position in `rows`, length), and the positions of the rows outside them."""
+    if rows.numel() == 0:
+        return [], torch.arange(0, device=rows.device)
+    breaks = torch.nonzero(rows[1:] != rows[:-1] + 1).flatten() + 1
+    starts = [0, *breaks.tolist()]
+    stops = [*starts[1:], rows.numel()]
+    long = [(a, b - a) for a, b in zip(starts, stops) if b - a >= min_run]
+    inside = torch.zeros(rows.numel(), dtype=torch.bool, device=rows.device)
+    for at, n in long:
+        inside[at : at + n] = True
+    firsts = rows[[at for at, _ in long]].tolist() if long else []
+    return [(row, at, n) for row, (at, n) in zip(firsts, long)], torch.nonzero(~inside).flatten()
