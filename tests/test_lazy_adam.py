@@ -1,42 +1,59 @@
-"""LazyAdam: runs of consecutive rows are updated in place as slices, exactly as gathered rows."""
+"""LazyAdam: runs of consecutive rows are updated in place as slices, with the same bits as
+gathered rows."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from mmcf.models.training.lazy_adam import LazyAdam, row_runs
+from mmcf.models.training import lazy_adam
+from mmcf.models.training.lazy_adam import LazyAdam, Run, row_runs
+
+N_ROWS = 600
 
 
-def sparse_steps(min_run: int, steps: int = 4) -> tuple[torch.Tensor, ...]:
-    """Weights and moments after `steps` row-sparse steps: a head run, a shorter run, scattered
-    rows."""
-    n, d = 600, 16
-    p = torch.nn.Parameter(torch.randn(n, d, generator=torch.Generator().manual_seed(1)))
+def batch_rows(step: int) -> torch.Tensor:
+    """The rows of step `step`'s gradient: a head run, a shorter run, scattered rows."""
+    scattered = torch.randint(100, N_ROWS, (80,), generator=torch.Generator().manual_seed(step))
+    return torch.unique(torch.cat([torch.arange(100), torch.arange(300, 340), scattered]))
+
+
+def sparse_steps(shape: tuple[int, ...], min_run: int, steps: int = 4) -> tuple[torch.Tensor, ...]:
+    """Weights and moments after `steps` row-sparse steps from seeded weights."""
+    p = torch.nn.Parameter(torch.randn(shape, generator=torch.Generator().manual_seed(1)))
     opt = LazyAdam([p], lr=0.01, min_run=min_run)
     for step in range(steps):
-        gen = torch.Generator().manual_seed(10 + step)
-        scattered = torch.randint(100, n, (80,), generator=gen)
-        rows = torch.unique(torch.cat([torch.arange(100), torch.arange(300, 340), scattered]))
-        g = torch.randn(len(rows), d, generator=gen)
+        rows = batch_rows(step)
+        g = torch.randn((len(rows), *shape[1:]), generator=torch.Generator().manual_seed(50 + step))
         p.grad = torch.sparse_coo_tensor(rows.unsqueeze(0), g, p.shape, check_invariants=False)
         opt.step()
     return p.detach(), opt.m[0], opt.v[0]
 
 
-def test_runs_in_place_give_the_same_bits_as_gathered_rows():
-    gathered = sparse_steps(min_run=10**9)  # every row gathered and written back
-    for min_run in (1, 30, 64):
-        for ours, reference in zip(sparse_steps(min_run), gathered):
-            assert torch.equal(ours, reference)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(N_ROWS, 256), (N_ROWS, 64), (N_ROWS, 48), (N_ROWS,)])
+def test_runs_in_place_give_the_same_bits_as_gathered_rows(monkeypatch, threads, shape):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    found = []
+    real = lazy_adam.row_runs
+    monkeypatch.setattr(lazy_adam, "row_runs", lambda *a: found.append(real(*a)) or found[-1])
+    try:
+        gathered = sparse_steps(shape, min_run=10**9)  # every row gathered and written back
+        for min_run in (1, 30, 64):
+            for ours, reference in zip(sparse_steps(shape, min_run), gathered):
+                assert torch.equal(ours, reference)
+    finally:
+        torch.set_num_threads(before)
+    sliced = any(runs for runs, _ in found)
+    assert sliced == (len(shape) == 2 and shape[1] % 64 == 0)  # only whole-vector rows are sliced
 
 
 def test_untouched_rows_stay_as_they_were():
-    before = torch.randn(600, 16, generator=torch.Generator().manual_seed(1))
-    after, m, _ = sparse_steps(min_run=30, steps=1)
-    gen = torch.Generator().manual_seed(10)
-    scattered = torch.randint(100, 600, (80,), generator=gen)
-    touched = torch.unique(torch.cat([torch.arange(100), torch.arange(300, 340), scattered]))
-    still = torch.ones(600, dtype=torch.bool)
+    before = torch.randn((N_ROWS, 64), generator=torch.Generator().manual_seed(1))
+    after, m, _ = sparse_steps((N_ROWS, 64), min_run=30, steps=1)
+    touched = batch_rows(0)
+    still = torch.ones(N_ROWS, dtype=torch.bool)
     still[touched] = False
     assert torch.equal(after[still], before[still]) and (m[still] == 0).all()
     assert (after[touched] != before[touched]).any(1).all()
@@ -45,8 +62,9 @@ def test_untouched_rows_stay_as_they_were():
 def test_row_runs():
     rows = torch.tensor([0, 1, 2, 3, 7, 9, 10, 11, 20])
     runs, rest = row_runs(rows, 3)
-    assert runs == [(0, 0, 4), (9, 5, 3)]  # (first row, position in rows, length)
+    assert runs == [Run(row=0, at=0, length=4), Run(row=9, at=5, length=3)]
     assert rest.tolist() == [4, 8]
     assert row_runs(rows, 5)[0] == [] and row_runs(rows, 5)[1].tolist() == list(range(9))
+    assert row_runs(torch.tensor([5]), 1)[0] == [Run(5, 0, 1)]
     empty_runs, empty_rest = row_runs(torch.tensor([], dtype=torch.long), 3)
     assert empty_runs == [] and empty_rest.numel() == 0

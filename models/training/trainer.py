@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import glob
 import hashlib
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +144,11 @@ class Checkpoints:
     def settle(self, best_epoch: int) -> None:
         """Finish a save cut short: the pending best weights the checkpoint names become
         STEM.best.pt; any other pending weights (written before a crash, unnamed) are dropped."""
-        for path in self.best.parent.glob(f"{self.stem}.best.*.pt"):
+        pending = re.compile(re.escape(self.stem) + r"\.best\.\d+\.pt")
+        for path in self.best.parent.glob(f"{glob.escape(self.stem)}.best.*.pt"):
             if path == self.pending(best_epoch):
                 os.replace(path, self.best)
-            else:
+            elif pending.fullmatch(path.name):
                 path.unlink()
 
     def restore(self, task: EpochTask, fingerprint: str) -> tuple[Progress, dict]:
