@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 from conftest import make_playlists
 from mmcf.mpd.challenge import Query
@@ -16,8 +17,8 @@ from mmcf.models.dae import DAE, VARIANTS, DAEConfig, variant_for
 from mmcf.models.dae.batches import NegativeSampler, TrainingData, csr_inputs
 from mmcf.models.dae.network import DAENet
 from mmcf.models.dae.training import DAETraining
-from mmcf.models.training.lazy_adam import LazyAdam, coalesced
-from mmcf.models.training.losses import SparseTargets, weighted_bce
+from mmcf.models.training.lazy_adam import LazyAdam, coalesced, row_runs
+from mmcf.models.training.losses import MIN_RUN, SparseTargets, output_loss, weighted_bce
 from mmcf.models.popularity import Popularity
 from mmcf.models.store import load_tensors
 from mmcf.models.validation import validate
@@ -84,6 +85,44 @@ def test_sparse_encoder_and_chunked_loss_match_dense_reference():
         targets = SparseTargets(rows[order], cols[order])
         bf16 = net.loss(net.encode(csr_inputs(x, norm)), targets, 0.55, 7, True)
         assert abs(bf16.detach().item() - ref.item()) < 0.02 * ref.item()
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize("head", [0, 100])  # with a head, its run of columns is read in place
+def test_sampled_loss_and_its_gradients_match_the_dense_reference_on_its_columns(bf16, head):
+    """Over a subset of columns, each negative term weighted by its column's weight: the loss and
+    the gradients of h, W and b equal autograd's on the plain dense form (W's and b's only on the
+    sampled rows)."""
+    gen = torch.Generator().manual_seed(3)
+    n_items, batch, d = 300, 6, 5
+    h = torch.randn(batch, d, generator=gen, requires_grad=True)
+    w = torch.randn(n_items, d, generator=gen, requires_grad=True)
+    b = torch.randn(n_items, generator=gen, requires_grad=True)
+    y = (torch.rand(batch, n_items, generator=gen) < 0.02).float()
+    rows, cols = torch.nonzero(y, as_tuple=True)
+    order = torch.argsort(cols, stable=True)
+    rows, cols = rows[order], cols[order]
+    negatives = torch.cat([torch.arange(head), torch.tensor([101, 140, 209, 217, 230, 299])])
+    columns = torch.unique(torch.cat([cols, negatives]))  # sorted
+    col_weight = torch.where(
+        torch.isin(columns, cols), 1.0, 1 + torch.rand(len(columns), generator=gen)
+    )
+    targets = SparseTargets(
+        rows, cols, columns=columns, col_weight=col_weight, local=torch.searchsorted(columns, cols)
+    )
+    assert bool(row_runs(columns, MIN_RUN)[0]) == (head > 0)  # both paths are exercised
+    loss = output_loss(h, w, b, targets, 0.55, 16, bf16=bf16)
+    grads = [g.to_dense() for g in torch.autograd.grad(loss, [h, w, b])]
+    z = (h @ w[columns].T + b[columns]).double()
+    yc = y[:, columns].double()
+    terms = yc * F.softplus(-z) + 0.55 * col_weight.double() * (1 - yc) * F.softplus(z)
+    ref = terms.sum(1).mean()
+    ref_grads = torch.autograd.grad(ref, [h, w, b])
+    tol = dict(rtol=0.03, atol=0.03) if bf16 else dict(rtol=1e-5, atol=1e-6)
+    assert loss.item() == pytest.approx(ref.item(), rel=tol["rtol"])
+    for g, r in zip(grads, ref_grads):
+        assert torch.allclose(g, r.float(), **tol)
+    assert (grads[1][~torch.isin(torch.arange(n_items), columns)] == 0).all()
 
 
 def test_loss_weights_negatives_by_055():
