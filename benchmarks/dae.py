@@ -55,7 +55,7 @@ from mmcf.mpd.atomic import atomic_write
 from mmcf.models.dae import DAEConfig
 from mmcf.models.dae.batches import Inputs, NegativeSampler, binary_targets, csr_inputs
 from mmcf.models.dae.network import DAENet
-from mmcf.models.training.allocator import reuse_freed_memory
+from mmcf.models.allocator import reuse_freed_memory
 from mmcf.models.training.lazy_adam import LazyAdam
 from mmcf.models.training.losses import SparseTargets
 

@@ -27,19 +27,30 @@ def title_weight(has_title: np.ndarray, seed_mass: np.ndarray) -> np.ndarray:
 
 
 def mix_members(
-    dae: torch.Tensor, members: Mapping[str, torch.Tensor], weights: Mapping[str, float]
+    dae: torch.Tensor,
+    members: Mapping[str, torch.Tensor],
+    weights: Mapping[str, float],
+    scales: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """(1 − Σβ) · DAE + Σ β · peer, every peer row
-    rescaled so its maximum is the DAE row's maximum."""
+    rescaled so its maximum is the DAE row's maximum (`scales`: `peer_scales`, when computed)."""
     used = {name: beta for name, beta in weights.items() if beta > 0}
     if not used:
         return dae
-    top = dae.amax(dim=1, keepdim=True)
+    scales = scales or peer_scales(dae, {name: members[name] for name in used})
     mixed = (1.0 - sum(used.values())) * dae
     for name, beta in used.items():
-        peer = members[name]
-        mixed = mixed + beta * peer * (top / peer.amax(dim=1, keepdim=True).clamp_min(1e-12))
+        mixed = mixed + beta * members[name] * scales[name]
     return mixed
+
+
+def peer_scales(dae: torch.Tensor, members: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per peer and row [B, 1]: the DAE row's maximum over the peer row's."""
+    top = dae.amax(dim=1, keepdim=True)
+    return {
+        name: top / peer.amax(dim=1, keepdim=True).clamp_min(1e-12)
+        for name, peer in members.items()
+    }
 
 
 def combine(

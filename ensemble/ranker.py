@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import ujson
 
+from mmcf.models.allocator import reuse_freed_memory
 from mmcf.models.base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
 from mmcf.models.registry import load_trained
 from mmcf.models.store import write_manifest
@@ -85,6 +86,7 @@ class Ranker(Recommender):
     def requires(self) -> tuple[str, ...]:
         return self.config.members
 
+    @reuse_freed_memory()
     def fit(
         self,
         corpus: PlaylistCorpus,

@@ -14,13 +14,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from mmcf.models.base import top_n
+from mmcf.models.allocator import reuse_freed_memory
+from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores, top_n
 from mmcf.mpd.challenge import Query
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.metrics import Answer, score_all, summarize
 from mmcf.mpd.vocab import Vocab
 
-from .blend import combine
+from .blend import combine, mix_members, peer_scales
 
 
 @dataclass
@@ -50,12 +51,14 @@ class BlendParts:
     peers: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+@reuse_freed_memory()
 def search_weights(
     parts: BlendParts, members: Sequence[str], config: BlendConfig, vocab: Vocab
 ) -> tuple[dict[str, float], list[dict]]:
     """Coordinate ascent over a grid of member weights; returns the weights and each improvement."""
+    trials = Trials(parts, vocab)
     weights = {m: 0.0 for m in members}
-    best = blend_r_precision(parts, weights, vocab)
+    best = trials.r_precision(weights)
     history = [{"weights": dict(weights), "r_precision": best}]
     grid = np.linspace(0, config.max_weight, int(round(config.steps * config.max_weight)) + 1)
     for _, member in itertools.product(range(config.rounds), members):
@@ -64,16 +67,52 @@ def search_weights(
             if beta + others > config.max_weight or beta == weights[member]:
                 continue
             trial = {**weights, member: float(round(beta, 4))}
-            value = blend_r_precision(parts, trial, vocab)
+            value = trials.r_precision(trial)
             if value > best + 1e-6:
                 best, weights = value, trial
                 history.append({"weights": dict(weights), "r_precision": best})
     return weights, history
 
 
-def blend_r_precision(parts: BlendParts, weights: Mapping[str, float], vocab: Vocab) -> float:
-    """Mean validation R-precision of the blend with these member weights."""
-    scores = combine(parts.title, parts.w, parts.seeded, parts.dae, parts.peers, weights, vocab)
-    recs = dict(zip((q.pid for q in parts.queries), top_n(scores, parts.queries, vocab, 500)))
-    summary = summarize(score_all(recs, parts.answers, vocab.artist_of()))
-    return float(summary.loc["all", "r_precision"])
+class Trials:
+    """Mean validation R-precision of the blend under member weights, as `combine` scores it.
+
+    What no weight changes is computed once: the rankings of the queries without seeds (their
+    blend is the title's alone), and for the queries with seeds the title's term, the DAE's share
+    (1 − w_title) and each peer's rescaling. A trial recombines the seeded rows only, element for
+    element as `combine` does.
+    """
+
+    def __init__(self, parts: BlendParts, vocab: Vocab) -> None:
+        self.parts, self.vocab = parts, vocab
+        seeded = np.flatnonzero(parts.seeded)
+        rows = torch.from_numpy(seeded)
+        self.seeded_queries = [parts.queries[i] for i in seeded]
+        self.title_term = (parts.w * parts.title)[rows]
+        self.dae_share = (1 - parts.w)[rows]
+        self.scales = peer_scales(parts.dae, parts.peers)
+        self.title_only_recs = self.title_only_rankings()
+
+    def title_only_rankings(self) -> dict[int, list[str]]:
+        parts, rows = self.parts, np.flatnonzero(~self.parts.seeded)
+        queries = [parts.queries[i] for i in rows]
+        at, no_seeds = torch.from_numpy(rows), np.zeros(len(rows), bool)
+        scores = combine(parts.title[at], parts.w[at], no_seeds, parts.dae, {}, {}, self.vocab)
+        return self.rankings(scores, queries)
+
+    def rankings(self, scores: torch.Tensor, queries: list[Query]) -> dict[int, list[str]]:
+        if not queries:
+            return {}
+        return dict(zip((q.pid for q in queries), top_n(scores, queries, self.vocab, 500)))
+
+    def seeded_scores(self, weights: Mapping[str, float]) -> torch.Tensor:
+        """The blend's scores [queries with seeds, tracks] under these member weights."""
+        mixed = mix_members(self.parts.dae, self.parts.peers, weights, self.scales)
+        scores = self.title_term + self.dae_share * mixed
+        return scores + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(scores))
+
+    def r_precision(self, weights: Mapping[str, float]) -> float:
+        seeded_recs = self.rankings(self.seeded_scores(weights), self.seeded_queries)
+        recs = {**self.title_only_recs, **seeded_recs}
+        summary = summarize(score_all(recs, self.parts.answers, self.vocab.artist_of()))
+        return float(summary.loc["all", "r_precision"])

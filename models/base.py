@@ -13,6 +13,7 @@ from mmcf.mpd.challenge import Query
 from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
 from mmcf.mpd.vocab import Vocab
 
+from .allocator import reuse_freed_memory
 from .store import config_from, read_manifest
 
 __all__ = ["Query", "Recommender", "top_n"]
@@ -87,9 +88,10 @@ class Recommender(abc.ABC):
         """Top-n track URIs per query, seeds excluded,
         filled by popularity if the vocabulary runs out."""
         out: list[list[str]] = []
-        for start in range(0, len(queries), batch_size):
-            batch = queries[start : start + batch_size]
-            out += top_n(self.score(batch), batch, self.vocab, n)
+        with reuse_freed_memory():
+            for start in range(0, len(queries), batch_size):
+                batch = queries[start : start + batch_size]
+                out += top_n(self.score(batch), batch, self.vocab, n)
         return out
 
 

@@ -11,12 +11,11 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
-from mmcf.mpd.atomic import atomic_write
 from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
 from mmcf.mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
-from .store import write_manifest
+from .store import load_sparse, save_sparse, write_manifest
 
 
 @dataclass
@@ -51,8 +50,7 @@ class ItemKNN(Recommender):
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
-        with atomic_write(directory / "similarity.npz", "wb") as f:
-            sp.save_npz(f, self.similarity)
+        save_sparse(directory / "similarity.npz", self.similarity)
         write_manifest(
             directory, self.kind, self.vocab, self.config
         )  # last: it marks the model complete
@@ -60,7 +58,7 @@ class ItemKNN(Recommender):
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "ItemKNN":
         model, _ = cls.from_manifest(directory, vocab)
-        model.similarity = sp.load_npz(Path(directory) / "similarity.npz").tocsr()
+        model.similarity = load_sparse(Path(directory) / "similarity.npz")
         return model
 
 

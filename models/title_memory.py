@@ -23,6 +23,8 @@ from mmcf.mpd.matrix import PlaylistCorpus, item_matrix, top_k_per_row
 from mmcf.mpd.reader import load_json
 from mmcf.mpd.vocab import Vocab
 
+from .store import load_sparse, save_sparse
+
 MATRIX_FILE = "title_memory.npz"
 TITLES_FILE = "title_memory.json"
 
@@ -82,8 +84,7 @@ class TitleMemory:
         return out, found
 
     def save(self, directory: Path) -> None:
-        with atomic_write(directory / MATRIX_FILE, "wb") as f:
-            sp.save_npz(f, self.matrix)
+        save_sparse(directory / MATRIX_FILE, self.matrix)
         with atomic_write(directory / TITLES_FILE) as f:
             ujson.dump(self.texts, f, ensure_ascii=False)
 
@@ -94,7 +95,7 @@ class TitleMemory:
             return None
         texts = load_json(directory / TITLES_FILE)
         try:
-            matrix = sp.load_npz(directory / MATRIX_FILE).tocsr()
+            matrix = load_sparse(directory / MATRIX_FILE)
         except (ValueError, OSError) as exc:
             raise UserError(
                 f"{directory / MATRIX_FILE}: unreadable title memory ({exc}); retrain"

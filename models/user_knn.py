@@ -10,13 +10,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from mmcf.mpd.atomic import atomic_write
 from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
 from mmcf.mpd.vocab import Vocab
 
 from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
 from .knn import track_matrix
-from .store import write_manifest
+from .store import load_sparse, save_sparse, write_manifest
 
 MATRIX_FILE = "playlists.npz"
 
@@ -57,15 +56,14 @@ class UserKNN(Recommender):
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
-        with atomic_write(directory / MATRIX_FILE, "wb") as f:
-            sp.save_npz(f, self.playlists)
+        save_sparse(directory / MATRIX_FILE, self.playlists)
         write_manifest(directory, self.kind, self.vocab, self.config)  # last: marks it complete
 
     @classmethod
     def load(cls, directory: str | Path, vocab: Vocab) -> "UserKNN":
         directory = Path(directory)
         model, _ = cls.from_manifest(directory, vocab)
-        model.playlists = sp.load_npz(directory / MATRIX_FILE).tocsr()
+        model.playlists = load_sparse(directory / MATRIX_FILE)
         model.length_weights = length_weights(model.playlists, model.config.alpha)
         return model
 

@@ -11,6 +11,7 @@ from mmcf.mpd.challenge import Query
 from mmcf.mpd.metrics import Answer, score_all, summarize
 from mmcf.mpd.vocab import Vocab
 
+from .allocator import reuse_freed_memory
 from .base import Recommender, top_n
 
 Scores = Callable[[Sequence[Query]], torch.Tensor]  # queries → scores [len(queries), n_tracks]
@@ -24,6 +25,7 @@ def validate(
     return summarize(score_all(recs, answers, model.vocab.artist_of()))
 
 
+@reuse_freed_memory()
 def r_precision(
     scores: Scores,
     queries: Sequence[Query],

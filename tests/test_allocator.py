@@ -5,8 +5,8 @@ import os
 import pytest
 import torch
 
-from mmcf.models.training import allocator
-from mmcf.models.training.allocator import reuse_freed_memory
+from mmcf.models import allocator
+from mmcf.models.allocator import reuse_freed_memory
 
 MB = 1e6
 

@@ -12,10 +12,11 @@ import torch
 from conftest import make_playlists, write_mpd
 from mmcf.ensemble.blend import mix_members, title_weight
 from mmcf.ensemble.mmcf import MMCF, load_weights
-from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores
+from mmcf.ensemble.weights import Trials
+from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores, top_n
 from mmcf.models.charcnn import CNNConfig
 from mmcf.models.dae import DAEConfig
-from mmcf.models.validation import validate
+from mmcf.models.validation import r_precision, validate
 from mmcf.mpd.challenge import Query
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.matrix import query_matrix
@@ -99,6 +100,28 @@ def test_weights_are_chosen_on_validation_and_the_saved_blend_scores_the_same(mo
     assert saved["validation_queries"] == len(validation.queries) > 0
     score = validate(loaded, validation.queries, validation.answers).loc["all", "r_precision"]
     assert score == pytest.approx(saved["r_precision"])
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3, 0.9])
+def test_the_weight_search_scores_a_trial_exactly_as_the_deployed_blend(models, beta):
+    # The search precomputes what no weight changes and recombines the seeded rows only; the
+    # R-precision it sees must be the assembled blend's own, to the last bit.
+    _, model_dir = models
+    dae, cnn, knn = (load_model(model_dir, kind) for kind in ("dae", "cnn", "knn"))
+    validation = Validation.load(model_dir / "validation")
+    queries, answers = validation.queries, validation.answers
+    assert {q.category for q in queries} >= {1, 2, 10}  # title only, title + 1 seed, many seeds
+    trials = Trials(MMCF().assemble(dae, cnn).parts({"knn": knn}, queries, answers), dae.vocab)
+    deployed = MMCF().assemble(dae, cnn, {"knn": knn}, {"knn": beta})
+    scores = deployed.score(queries)
+    _, _, seeded = deployed.title_and_seed_weight(queries)  # with seeds the vocabulary knows
+    assert torch.equal(trials.seeded_scores({"knn": beta}), scores[seeded])
+    title_only = [q for q, has_seeds in zip(queries, seeded) if not has_seeds]
+    recs = top_n(scores[~seeded], title_only, dae.vocab, 500)
+    assert trials.title_only_recs == dict(zip((q.pid for q in title_only), recs))
+    assert trials.r_precision({"knn": beta}) == r_precision(
+        deployed.score, queries, answers, dae.vocab
+    )
 
 
 def test_a_damaged_weights_file_is_a_clear_error(tmp_path):

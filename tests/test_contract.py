@@ -7,8 +7,11 @@ save/load gives the same scores, the config survives, and a directory of another
 from __future__ import annotations
 
 import inspect
+import shutil
+import zipfile
 
 import pytest
+import scipy.sparse as sp
 import torch
 
 from conftest import make_playlists, write_mpd
@@ -91,6 +94,19 @@ def test_save_and_load_give_the_same_scores(trained, kind):
     assert torch.equal(fitted.score(asked), loaded.score(asked)), kind
     assert getattr(loaded, "config", None) == getattr(fitted, "config", None)
     assert loaded.reads_titles == fitted.reads_titles
+
+
+@pytest.mark.parametrize("kind", ["knn", "userknn", "title"])
+def test_sparse_files_of_earlier_releases_zlib_compressed_still_load(trained, kind, tmp_path):
+    model_dir, models, _ = trained
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    saved = list((copy / kind).glob("*.npz"))
+    assert saved and all(zipfile.ZipFile(f).infolist()[0].compress_type == 0 for f in saved)
+    for path in saved:  # as releases before this one wrote them
+        sp.save_npz(path, sp.load_npz(path), compressed=True)
+    asked = queries(models[kind].vocab)
+    assert torch.equal(models[kind].score(asked), load_model(copy, kind).score(asked))
 
 
 @pytest.mark.parametrize("kind", KINDS_HERE)

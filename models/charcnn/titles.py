@@ -20,6 +20,7 @@ from tqdm import tqdm
 from mmcf.mpd.matrix import PlaylistCorpus
 from mmcf.mpd.vocab import Vocab
 
+from ..allocator import reuse_freed_memory
 from ..base import Recommender
 from ..title_memory import group_means
 
@@ -63,6 +64,7 @@ def dae_teacher(dae: Recommender, corpus: PlaylistCorpus, outputs: int) -> Teach
     return lambda rows: dae.teacher_targets(corpus, rows, outputs=outputs)
 
 
+@reuse_freed_memory()
 def teacher_targets(
     teacher: Teacher,
     data: TitleData,

@@ -32,7 +32,7 @@ from mmcf.mpd.errors import UserError
 
 from .. import distributed
 from ..store import load_tensors, save_tensors
-from .allocator import reuse_freed_memory
+from ..allocator import reuse_freed_memory
 
 log = logging.getLogger(__name__)
 
