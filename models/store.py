@@ -102,13 +102,7 @@ def save_sparse(path: str | Path, matrix: sp.spmatrix) -> None:
 
 
 def load_sparse(path: str | Path) -> sp.csr_matrix:
-    """A matrix `save_sparse` wrote (or an earlier release's zlib-compressed one)."""
-    try:
-        return sp.load_npz(path).tocsr()
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing model file") from None
-    except Exception as exc:  # numpy and zipfile raise many kinds for a damaged file
-        raise UserError(f"{path}: unreadable model file ({type(exc).__name__}: {exc})") from None
+    return sp.load_npz(path).tocsr()
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:

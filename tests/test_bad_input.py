@@ -490,19 +490,6 @@ def test_bad_torch_weights_are_refused_not_run(cnn_models, tmp_path, capsys, cas
     assert not marker.exists()
 
 
-def test_a_damaged_sparse_model_file_is_a_clear_error(cnn_models, tmp_path, capsys):
-    models = Path(shutil.copytree(cnn_models, tmp_path / "models"))
-    memory = models / "cnn" / "title_memory.npz"
-    memory.write_bytes(memory.read_bytes()[:1000])
-    fails(
-        capsys,
-        *recommend_argv(models, "cnn"),
-        "--title",
-        "rock",
-        expect=(str(memory), "unreadable model file"),
-    )
-
-
 # --------------------------------------------------------- model directories
 
 
