@@ -14,7 +14,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores
+from mmcf.models.base import with_tie_break
 from mmcf.mpd.vocab import Vocab
 
 
@@ -68,4 +68,4 @@ def combine(
     if seeded.any():
         seed_scores[torch.from_numpy(np.flatnonzero(seeded))] = mix_members(dae, members, weights)
     blend = w * title + (1 - w) * seed_scores
-    return blend + POPULARITY_TIE_BREAK * popularity_scores(vocab, len(title))
+    return with_tie_break(blend, vocab)

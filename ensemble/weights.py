@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mmcf.models.allocator import reuse_freed_memory
-from mmcf.models.base import POPULARITY_TIE_BREAK, popularity_scores, top_n
+from mmcf.models.base import top_n, with_tie_break
 from mmcf.mpd.challenge import Query
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.metrics import Answer, score_all, summarize
@@ -109,7 +109,7 @@ class Trials:
         """The blend's scores [queries with seeds, tracks] under these member weights."""
         mixed = mix_members(self.parts.dae, self.parts.peers, weights, self.scales)
         scores = self.title_term + self.dae_share * mixed
-        return scores + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(scores))
+        return with_tie_break(scores, self.vocab)
 
     def r_precision(self, weights: Mapping[str, float]) -> float:
         seeded_recs = self.rankings(self.seeded_scores(weights), self.seeded_queries)

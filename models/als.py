@@ -14,7 +14,7 @@ from tqdm import tqdm
 from mmcf.mpd.matrix import PlaylistCorpus, seed_ids
 from mmcf.mpd.vocab import Vocab
 
-from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
+from .base import Query, Recommender, with_tie_break
 from .knn import track_matrix
 from .store import load_tensors, save_tensors, write_manifest
 
@@ -66,9 +66,7 @@ class ALS(Recommender):
 
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
         users = torch.stack([self.fold_in(seed_ids(q, self.vocab)) for q in queries])
-        return users @ self.item_factors.T + POPULARITY_TIE_BREAK * popularity_scores(
-            self.vocab, len(queries)
-        )
+        return with_tie_break(users @ self.item_factors.T, self.vocab)
 
     def fold_in(self, ids: np.ndarray) -> torch.Tensor:
         """The playlist's factors given its seeds: one ALS user step, (YᵀCY + λI)⁻¹ YᵀC p."""

@@ -137,6 +137,12 @@ def fill(chosen: list[str], seeds: list[str], pool: list[str], count: int) -> li
     return [u for u in pool if u not in taken][:count]
 
 
+def with_tie_break(scores: torch.Tensor, vocab: Vocab) -> torch.Tensor:
+    """`scores` [queries, tracks] plus POPULARITY_TIE_BREAK × log playlist count, so that equal
+    scores rank the more popular track first."""
+    return scores + POPULARITY_TIE_BREAK * popularity_scores(vocab, 1)
+
+
 def popularity_scores(vocab: Vocab, rows: int) -> torch.Tensor:
     """Log playlist counts of vocabulary tracks,
     one row per query (a read-only view: do not modify it)."""

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
 from mmcf.mpd.vocab import Vocab
 
-from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
+from .base import Query, Recommender, with_tie_break
 from .store import load_sparse, save_sparse, write_manifest
 
 
@@ -44,9 +44,7 @@ class ItemKNN(Recommender):
     def score(self, queries: Sequence[Query]) -> torch.Tensor:
         q = query_matrix(queries, self.vocab)[:, : self.vocab.n_tracks]
         scores = np.asarray((q @ self.similarity).todense(), dtype=np.float32)
-        return torch.from_numpy(scores) + POPULARITY_TIE_BREAK * popularity_scores(
-            self.vocab, len(queries)
-        )
+        return with_tie_break(torch.from_numpy(scores), self.vocab)
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)

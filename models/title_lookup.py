@@ -23,7 +23,7 @@ from mmcf.mpd.reader import load_json
 from mmcf.mpd.titles import normalize_title
 from mmcf.mpd.vocab import Vocab
 
-from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
+from .base import Query, Recommender, with_tie_break
 from .charcnn.titles import group_titles
 from .store import write_manifest
 from .title_memory import TitleMemory
@@ -118,7 +118,7 @@ class TitleLookup(Recommender):
         w_exact = n / (n + self.config.prior).clamp(min=1e-12)
         w_words = self.config.word_weight * (1 - w_exact)
         scores = w_exact * exact + w_words * words
-        return scores + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+        return with_tie_break(scores, self.vocab)
 
     def knows_title(self, title: str | None) -> bool:
         text = self.normalize(title)

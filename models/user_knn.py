@@ -13,7 +13,7 @@ import torch
 from mmcf.mpd.matrix import PlaylistCorpus, query_matrix, top_k_per_row
 from mmcf.mpd.vocab import Vocab
 
-from .base import POPULARITY_TIE_BREAK, Query, Recommender, popularity_scores
+from .base import Query, Recommender, with_tie_break
 from .knn import track_matrix
 from .store import load_sparse, save_sparse, write_manifest
 
@@ -50,9 +50,7 @@ class UserKNN(Recommender):
         neighbours = top_k_per_row(similarity.tocsr().astype(np.float32), self.config.neighbours)
         neighbours.data **= self.config.power
         scores = np.asarray((neighbours @ self.playlists).todense(), dtype=np.float32)
-        return torch.from_numpy(scores) + POPULARITY_TIE_BREAK * popularity_scores(
-            self.vocab, len(queries)
-        )
+        return with_tie_break(torch.from_numpy(scores), self.vocab)
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)

@@ -17,8 +17,8 @@ from mmcf.models.dae import DAE, VARIANTS, DAEConfig, variant_for
 from mmcf.models.dae.batches import NegativeSampler, TrainingData, csr_inputs
 from mmcf.models.dae.network import DAENet
 from mmcf.models.dae.training import DAETraining
-from mmcf.models.training.lazy_adam import LazyAdam, coalesced, row_runs
-from mmcf.models.training.losses import MIN_RUN, SparseTargets, output_loss, weighted_bce
+from mmcf.models.training.lazy_adam import MIN_RUN, LazyAdam, coalesced, row_runs
+from mmcf.models.training.losses import SparseTargets, output_loss, weighted_bce
 from mmcf.models.popularity import Popularity
 from mmcf.models.store import load_tensors
 from mmcf.models.validation import validate

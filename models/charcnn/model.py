@@ -23,7 +23,7 @@ from mmcf.mpd.split import Validation
 from mmcf.mpd.titles import CharVocab
 from mmcf.mpd.vocab import Vocab
 
-from ..base import POPULARITY_TIE_BREAK, Recommender, popularity_scores
+from ..base import Recommender, with_tie_break
 from ..store import load_tensors, save_tensors, write_manifest
 from ..title_memory import TitleMemory
 from ..training.trainer import Checkpoints, fingerprint, settings, train
@@ -178,7 +178,7 @@ class CharCNN(Recommender):
                 int((~usable).sum()),
                 len(queries),
             )
-        return scores + POPULARITY_TIE_BREAK * popularity_scores(self.vocab, len(queries))
+        return with_tie_break(scores, self.vocab)
 
     def _scores(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
         """Sigmoid track outputs of normalised titles, each distinct title computed once."""

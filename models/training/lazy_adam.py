@@ -9,6 +9,7 @@ from torch.optim.adam import adam
 
 
 SLICE_ALIGN = 64  # row length (floats) that keeps every slice whole vectors of the fused kernel
+MIN_RUN = 64  # consecutive rows at least, read or updated in place instead of gathered
 
 
 class LazyAdam:
@@ -31,7 +32,7 @@ class LazyAdam:
         lr: float,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        min_run: int = 64,
+        min_run: int = MIN_RUN,
     ) -> None:
         self.params = list(params)
         self.lr, self.betas, self.eps, self.min_run = lr, betas, eps, min_run

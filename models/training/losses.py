@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from .lazy_adam import row_runs
+from .lazy_adam import MIN_RUN, row_runs
 
 
 @dataclass
@@ -183,9 +183,6 @@ class ChunkedOutputLoss(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         return *_scaled(ctx.saved_tensors, grad_out), *([None] * 5)
-
-
-MIN_RUN = 64  # consecutive columns at least, read in place instead of gathered
 
 
 def _decoder_blocks(
