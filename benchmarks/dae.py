@@ -8,9 +8,10 @@ For each vocabulary size and precision (fp32, bf16) it times, on random playlist
 - train-exact: one step with the exact loss over every item (the reference) + fused Adam;
 - train-sampled: one step with the loss on the batch's positives + sampled negatives + lazy Adam;
 - train-head: the same plus the most frequent items summed exactly (DAEConfig's default head);
-- train-head-gathered: the same step with lazy Adam gathering every row (before this release it
-  updated the head's consecutive rows that way too; now they are slices updated in place): the
-  baseline of the row above, timed in the same run;
+- train-head-torch-adam: the same step with lazy Adam on torch's fused kernel (the head's runs in
+  place, the other rows gathered and written back: before this release; now a compiled kernel
+  updates every row in place, `models/training/native_adam.py`): the baseline of the row above,
+  timed in the same run;
 - score: encoder + sigmoid over every track, as `DAE.score` does it.
 With `--rounds R` every mode is timed R times round-robin and its fastest round kept (a shared
 machine's noise only ever slows a run down).
@@ -60,7 +61,6 @@ from mmcf.models.training.lazy_adam import LazyAdam
 from mmcf.models.training.losses import SparseTargets
 
 HIDDEN = 256
-GATHER_EVERY_ROW = 2**62  # a LazyAdam min_run no run reaches
 # untimed training steps first: the heap grows over the first few (page faults; at 946,331 outputs
 # steps 1–5 took 1.3–3× a later one), an epoch of thousands of steps runs at the steady rate
 WARMUP_STEPS = 5
@@ -160,7 +160,7 @@ def train_step(
     negatives: int,
     steps: int,
     head: int = 0,
-    min_run: int | None = None,
+    native: bool = True,
 ) -> tuple[float, float, float]:
     """Seconds per training step (untied network), the mean output columns it computes, its
     FLOPs."""
@@ -173,7 +173,7 @@ def train_step(
         else None
     )
     opt = (
-        LazyAdam(net.parameters(), lr=0.005, **({} if min_run is None else {"min_run": min_run}))
+        LazyAdam(net.parameters(), lr=0.005, native=native)
         if sampler
         else torch.optim.Adam(net.parameters(), lr=0.005, fused=True)
     )
@@ -246,20 +246,20 @@ def measured(
 def measure_size(args: argparse.Namespace, n_items: int, precision: str) -> list[dict]:
     """Every mode at one vocabulary size and precision, `--rounds` times round-robin: each mode's
     fastest round, against the fastest bare matmuls of its shapes over every round (the modes
-    train-head and train-head-gathered share their shapes, so they share one peak)."""
+    train-head and train-head-torch-adam share their shapes, so they share one peak)."""
     bf16 = precision == "bf16"
     square = max(square_gflops(bf16, args.square) for _ in range(args.rounds))
     train_modes = {
-        "train-exact": (0, 0, None),
-        "train-sampled": (args.negatives, 0, None),
-        "train-head": (args.negatives, args.head, None),
-        "train-head-gathered": (args.negatives, args.head, GATHER_EVERY_ROW),
+        "train-exact": (0, 0, True),
+        "train-sampled": (args.negatives, 0, True),
+        "train-head": (args.negatives, args.head, True),
+        "train-head-torch-adam": (args.negatives, args.head, False),
     }
     best: dict[str, tuple[float, float, float]] = {}  # mode -> (seconds, columns, FLOPs)
     peak: dict[tuple[int, bool], float] = {}  # (columns, train) -> bare matmul seconds
     for _ in range(args.rounds):
-        for mode, (negatives, head, min_run) in train_modes.items():
-            timing = train_step(n_items, args.batch, bf16, negatives, args.steps, head, min_run)
+        for mode, (negatives, head, native) in train_modes.items():
+            timing = train_step(n_items, args.batch, bf16, negatives, args.steps, head, native)
             best[mode] = min(best.get(mode, timing), timing)
             shape = (round(timing[1]), True)
             peak[shape] = min(peak.get(shape, np.inf), matmuls(args.batch, shape[0], bf16, True))

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 from torch.optim.adam import adam
 
+from . import native_adam
 
 SLICE_ALIGN = 64  # row length (floats) that keeps every slice whole vectors of the fused kernel
 MIN_RUN = 64  # consecutive rows at least, read or updated in place instead of gathered
@@ -22,8 +23,10 @@ class LazyAdam:
     it). In a matrix whose rows are whole vectors (`SLICE_ALIGN` floats), runs of at least
     `min_run` consecutive rows (the loss head: the most frequent items, which the
     frequency-ordered vocabulary numbers first) are updated in place as slices; only the other rows
-    are gathered and written back. The arithmetic per element is the same either way (the tests
-    check the bits); only the row traffic shrinks.
+    are gathered and written back. Where a C compiler is at hand (`native`), a compiled kernel
+    updates every row of a float32 matrix in place instead (`native_adam`: no gathering at all).
+    The arithmetic per element is the same every way (the tests check the bits); only the row
+    traffic shrinks.
     """
 
     def __init__(
@@ -33,9 +36,11 @@ class LazyAdam:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         min_run: int = MIN_RUN,
+        native: bool = True,
     ) -> None:
         self.params = list(params)
         self.lr, self.betas, self.eps, self.min_run = lr, betas, eps, min_run
+        self.native = native  # the compiled in-place kernel where it is available (native_adam)
         self.step_count = 0
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
@@ -59,7 +64,12 @@ class LazyAdam:
     def _sparse_adam(
         self, p: torch.Tensor, m: torch.Tensor, v: torch.Tensor, rows: torch.Tensor, g: torch.Tensor
     ) -> None:
-        """Adam on the given (sorted, distinct) rows: long runs as slices, the rest gathered."""
+        """Adam on the given (sorted, distinct) rows: in place by the compiled kernel where it is
+        available; else long runs as slices, the rest gathered."""
+        if self.native and native_adam.sparse_adam(
+            p, m, v, rows, g, self.lr, self.betas, self.eps, self.step_count
+        ):
+            return
         aligned = p.dim() == 2 and p.shape[1] % SLICE_ALIGN == 0
         runs, rest = row_runs(rows, self.min_run) if aligned else ([], None)
         if runs:
