@@ -89,11 +89,16 @@ def test_the_native_kernel_updates_in_place_and_only_the_listed_rows(native_kern
     )
 
 
-@pytest.mark.parametrize("environment", [{"MMCF_NATIVE": "0"}, {"CC": "/bin/false"}])
+@pytest.mark.parametrize("environment", [{"MMCF_NATIVE": "0"}, {"CC": "/bin/false"}, "damaged"])
 def test_without_the_native_kernel_lazy_adam_gathers_rows(monkeypatch, tmp_path, environment):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing built before
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    if environment == "damaged":  # a cached library that is not one
+        damaged = tmp_path / "native_adam_damaged.so"
+        damaged.write_bytes(b"not a shared library")
+        monkeypatch.setattr(native_adam, "built", lambda compiler: damaged)
+    else:
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
     native_adam.kernel.cache_clear()
     try:
         assert not native_adam.available()

@@ -127,7 +127,11 @@ def kernel():
     library = built(compiler)
     if library is None:
         return None
-    fn = ctypes.CDLL(str(library)).sparse_adam
+    try:
+        fn = ctypes.CDLL(str(library)).sparse_adam
+    except (OSError, AttributeError) as exc:  # a damaged or foreign file in the cache
+        log.info("native Adam: cannot load %s (%s); lazy Adam gathers rows instead", library, exc)
+        return None
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 2 + [ctypes.c_double] * 4
     fn.argtypes += [ctypes.c_int64]
