@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from mmcf.mpd.atomic import atomic_write
+
 log = logging.getLogger(__name__)
 
 SOURCE = r"""
@@ -159,7 +161,8 @@ def compiled(compiler: str, directory: Path, library: Path) -> Path | None:
     """Compile SOURCE into `library` (through a temporary file), or None if the build fails."""
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         source, output = Path(tmp) / "native_adam.c", Path(tmp) / "native_adam.so"
-        source.write_text(SOURCE)
+        with atomic_write(source) as out:
+            out.write(SOURCE)
         for extra in (NATIVE_FLAGS, []):
             command = [compiler, *FLAGS, *extra, str(source), "-o", str(output), "-lm"]
             done = subprocess.run(command, capture_output=True, text=True)
