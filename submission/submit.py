@@ -14,6 +14,7 @@ from mmcf.models import store
 from mmcf.mpd.challenge import Query, read_challenge
 from mmcf.mpd.errors import UserError
 from mmcf.mpd.fingerprint import digest_bytes, digest_json
+from mmcf.mpd.vocab import Vocab
 
 from .pipeline.loading import choose_kind, load_model
 from .writer import team_info_line, write_submission
@@ -30,10 +31,12 @@ def make_submission(
     email: str,
     kind: str | None = None,
     batch_size: int = 500,
+    vocab: Vocab | None = None,
 ) -> Path:
     """Recommend 500 tracks for every challenge playlist and write OUT atomically.
 
     Finished batches go to OUT.partial as they complete, so a killed run resumes where it stopped.
+    `vocab`: the model directory's vocabulary when the caller has it already (read from it if None).
     """
     out = Path(out)
     team_info_line(team, email)  # refuse a bad team name or email before the long part
@@ -44,7 +47,7 @@ def make_submission(
     queries = read_challenge(challenge)
     kind = choose_kind(model_dir, kind)
     log.info("answering with the '%s' model of %s", kind, model_dir)
-    model = load_model(model_dir, kind)
+    model = load_model(model_dir, kind, vocab)
     partial = out.with_name(out.name + ".partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,7 @@ def run_demo(config: DemoConfig) -> str:
             "mmcf-demo",
             "demo@example.org",
             kind,
+            vocab=data.vocab,  # the vocabulary every model was trained with, read once
         )
         problems = step(f"verify {kind}", verify_submission, out, paths["challenge"])
         if problems:
