@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import ujson
 
-from mmcf.models.base import popularity_scores, top_n
+from mmcf.models.base import popularity_scores, top_n, with_tie_break
 from mmcf.models.charcnn import CNNConfig, CharCNN, group_titles, mean_targets
 from mmcf.mpd.atomic import atomic_write
 from mmcf.mpd.challenge import CATEGORIES, Query
@@ -147,7 +147,7 @@ def title_lookup(corpus, vocab, titles: list[str], mode: str) -> tuple[torch.Ten
     index = usable.nonzero().ravel()
     if len(index):
         scores[index] = torch.from_numpy(means[[where[texts[i]] for i in index.tolist()]].toarray())
-        scores[index] += 1e-6 * popularity_scores(vocab, len(index))  # popularity breaks ties
+        scores[index] = with_tie_break(scores[index], vocab)  # popularity breaks ties
     return scores, usable
 
 

@@ -83,14 +83,15 @@ def sparse_adam(
     """Adam on the given distinct rows of p, m, v in place; False (nothing done) when the kernel
     is unavailable or the tensors are not contiguous CPU float32 matrices of one shape."""
     fn = kernel()
-    if fn is None or not handles(p, m, v, g) or rows.dtype != torch.int64:
+    if fn is None or not handles(p, m, v, rows, g):
         return False
     rows, g = rows.contiguous(), g.contiguous()
     n_cols = p.shape[1]
-    args = (p.data_ptr(), m.data_ptr(), v.data_ptr(), lr, betas[0], betas[1], eps, step)
+    matrices = (p.data_ptr(), m.data_ptr(), v.data_ptr())
+    settings = (lr, betas[0], betas[1], eps, step)
 
     def run(lo: int, hi: int) -> None:  # ctypes releases the GIL: the parts run in parallel
-        fn(*args[:3], g[lo].data_ptr(), rows[lo].data_ptr(), hi - lo, n_cols, *args[3:])
+        fn(*matrices, g[lo].data_ptr(), rows[lo].data_ptr(), hi - lo, n_cols, *settings)
 
     parts = min(torch.get_num_threads(), max(1, len(rows) // MIN_ROWS_PER_THREAD))
     bounds = [len(rows) * i // parts for i in range(parts + 1)]
@@ -102,10 +103,14 @@ def sparse_adam(
     return True
 
 
-def handles(p: torch.Tensor, m: torch.Tensor, v: torch.Tensor, g: torch.Tensor) -> bool:
+def handles(
+    p: torch.Tensor, m: torch.Tensor, v: torch.Tensor, rows: torch.Tensor, g: torch.Tensor
+) -> bool:
+    """Contiguous CPU float32 matrices of one shape, gradient rows of their length, int64 rows."""
     same = p.shape == m.shape == v.shape and p.dim() == 2 and g.dim() == 2
     return (
         same
+        and rows.dtype == torch.int64
         and g.shape[1] == p.shape[1]
         and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in (p, m, v, g))
         and all(t.is_contiguous() for t in (p, m, v))
