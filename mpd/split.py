@@ -213,6 +213,12 @@ def read_answers(path: str | Path) -> dict[int, Answer]:
     data = load_json(path)
     if not isinstance(data, dict):
         raise DataError(path, "expected an object keyed by pid")
+    if "playlists" in data:
+        raise DataError(
+            path,
+            "has a 'playlists' list: a challenge set or MPD slice, not the answers "
+            "(give the answers.json `mmcf split` wrote beside the challenge set)",
+        )
     answers = {}
     for key, value in data.items():
         try:

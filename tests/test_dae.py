@@ -125,6 +125,26 @@ def test_sampled_loss_and_its_gradients_match_the_dense_reference_on_its_columns
     assert (grads[1][~torch.isin(torch.arange(n_items), columns)] == 0).all()
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+def test_predict_writes_each_batch_in_place_with_the_bits_of_the_plain_decoder(bf16):
+    gen = torch.Generator().manual_seed(3)
+    net = DAENet(300, 16, gen)
+    net.untie()
+    with torch.no_grad():
+        net.b_dec.uniform_(-1, 1, generator=gen)
+    inputs = sp.random(70, 300, density=0.05, format="csr", random_state=1, dtype=np.float32)
+    out = net.predict(inputs, "l2", torch.device("cpu"), stop=250, batch_size=32, bf16=bf16)
+    w, b = net.decoder[:250].detach(), net.b_dec[:250].detach()
+    for start in range(0, 70, 32):
+        with torch.no_grad():
+            h = net.encode(csr_inputs(inputs[start : start + 32], "l2"))
+        if bf16:
+            plain = torch.sigmoid(torch.addmm(b.bfloat16(), h.bfloat16(), w.bfloat16().T).float())
+        else:
+            plain = torch.sigmoid(torch.addmm(b, h, w.T))
+        assert torch.equal(out[start : start + 32], plain)
+
+
 def test_loss_weights_negatives_by_055():
     z = torch.tensor([[2.0, -1.0]])
     y = torch.tensor([[1.0, 0.0]])

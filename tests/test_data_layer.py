@@ -123,6 +123,16 @@ def test_split_files_categories_and_answers(tiny_mpd, tmp_path):
     assert read_answers(again["answers"]) == answers
 
 
+def test_answers_reader_names_a_challenge_set_given_in_their_place(tiny_mpd, tmp_path):
+    paths = split_mpd(tiny_mpd, tmp_path / "split", per_category=5, seed=0)
+    with pytest.raises(DataError, match="challenge set or MPD slice, not the answers"):
+        read_answers(paths["challenge"])
+    broken = tmp_path / "answers.json"
+    broken.write_text('{"7": {"category": 2}}')
+    with pytest.raises(DataError, match="pid 7: needs 'category'"):
+        read_answers(broken)
+
+
 def test_split_refuses_impossible_request(tiny_mpd, tmp_path):
     with pytest.raises(UserError, match="category 9 needs 500"):
         split_mpd(tiny_mpd, tmp_path / "s", per_category=500, seed=0)

@@ -63,15 +63,20 @@ class DAENet(torch.nn.Module):
         return torch.sigmoid(pre + self.b_enc)
 
     def decode(
-        self, hidden: torch.Tensor, stop: int | None = None, bf16: bool = False
+        self,
+        hidden: torch.Tensor,
+        stop: int | None = None,
+        bf16: bool = False,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sigmoid outputs of the first `stop` items (all by default)."""
+        """Sigmoid outputs of the first `stop` items (all by default), written into `out` if given
+        (no second copy of a batch × items block)."""
         w, b = self.decoder[:stop], self.b_dec[:stop]
         if bf16:
-            return torch.sigmoid(
-                torch.addmm(b.bfloat16(), hidden.bfloat16(), w.bfloat16().T).float()
-            )
-        return torch.sigmoid(torch.addmm(b, hidden, w.T))
+            logits = torch.addmm(b.bfloat16(), hidden.bfloat16(), w.bfloat16().T).float()
+        else:
+            logits = torch.addmm(b, hidden, w.T, out=out)
+        return torch.sigmoid(logits, out=out)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {"w_enc": self.w_enc, "b_enc": self.b_enc, "b_dec": self.b_dec}
@@ -114,5 +119,9 @@ class DAENet(torch.nn.Module):
         out = torch.empty(inputs.shape[0], self.b_dec[:stop].shape[0])  # filled batch by batch
         for start in range(0, inputs.shape[0], batch_size):
             batch = csr_inputs(inputs[start : start + batch_size], norm).to(device)
-            out[start : start + batch_size] = self.decode(self.encode(batch), stop, bf16)
+            rows = out[start : start + batch_size]
+            if device.type == "cpu":
+                self.decode(self.encode(batch), stop, bf16, out=rows)
+            else:
+                rows.copy_(self.decode(self.encode(batch), stop, bf16))
         return out

@@ -144,7 +144,7 @@ def _soft_chunk(out, hs, weight, bias, start, stop, r, c, v, row_weights, w, bf1
     out.total += (per_row * row_weights).sum(dtype=torch.float64)
     g = torch.sigmoid_(z).mul_(w)
     g[r, c] += v * ((1 - w) * torch.sigmoid(zp) - 1)
-    out.w[start:stop] = g.T @ scaled_h
+    torch.mm(g.T, scaled_h, out=out.w[start:stop])
     g.mul_(row_weights[:, None])
     out.h.addmm_(g, weight[start:stop])
     out.b[start:stop] = g.sum(0)
