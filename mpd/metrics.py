@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,16 +82,28 @@ def score_playlist(
 
 
 def score_all(
-    recs: Mapping[int, Sequence[str]], answers: Mapping[int, Answer], artist_of: Mapping[str, str]
+    recs: Mapping[int, Sequence[str]] | Iterable[tuple[int, Sequence[str]]],
+    answers: Mapping[int, Answer],
+    artist_of: Mapping[str, str],
 ) -> pd.DataFrame:
-    """One row per answered playlist: pid, category, the three metrics and the first hit's position
-    (NaN
-    without one); missing recs score as nothing."""
-    rows = [
-        {"pid": pid, "category": a.category, **score_playlist(recs.get(pid, []), a, artist_of)}
+    """One row per answered playlist, in the answers' order: pid, category, the three metrics and
+    the first hit's position (NaN without one); missing recs score as nothing.
+
+    `recs`: pid → URIs, or (pid, URIs) pairs as a stream (each row is scored as it comes and let
+    go, so a 10,000-playlist submission is never held whole; a repeated pid's last row counts)."""
+    rows = recs.items() if isinstance(recs, Mapping) else recs
+    scored = {
+        pid: score_playlist(uris, answers[pid], artist_of) for pid, uris in rows if pid in answers
+    }
+    table = [
+        {
+            "pid": pid,
+            "category": a.category,
+            **(scored.get(pid) or score_playlist([], a, artist_of)),
+        }
         for pid, a in answers.items()
     ]
-    return pd.DataFrame(rows, columns=["pid", "category", *METRICS, "first_hit"]).astype(
+    return pd.DataFrame(table, columns=["pid", "category", *METRICS, "first_hit"]).astype(
         {"first_hit": float}
     )
 

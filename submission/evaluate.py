@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,25 +25,22 @@ log = logging.getLogger(__name__)
 LABELS = {"r_precision": "R-prec", "ndcg": "NDCG", "ndcg_g": "NDCG/|G|", "clicks": "clicks"}
 
 
-def read_recommendations(path: str | Path) -> dict[int, list[str]]:
-    """pid → URIs of a submission CSV (.csv or .csv.gz);
-    run `mmcf verify` for the full rule check."""
-    recs: dict[int, list[str]] = {}
+def recommendation_rows(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """(pid, URIs) of each row of a submission CSV (.csv or .csv.gz), one at a time."""
     try:
         with open_text(path) as f:
-            for number, line in enumerate(f, start=1):
+            for line in f:
                 line = line.strip()
                 if not line or line.startswith("#") or line.startswith("team_info"):
                     continue
                 head, *uris = [part.strip() for part in line.split(",")]
-                recs[int(head)] = uris
+                yield int(head), uris
     except FileNotFoundError:
         raise DataError(path, "no such file") from None
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(
             path, f"not a readable submission ({exc}); run `mmcf verify` on it"
         ) from None
-    return recs
 
 
 def category_table(summary: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
@@ -124,7 +121,7 @@ def evaluate_submissions(
     shown = ("r_precision", NDCG_FORMS[ndcg], "clicks")
     artist_of, counts = track_artists(mpd_dir)
     scores = {
-        Path(p).name.split(".")[0]: score_all(read_recommendations(p), answers, artist_of)
+        Path(p).name.split(".")[0]: score_all(recommendation_rows(p), answers, artist_of)
         for p in paths
     }
     summaries = {name: summarize(s) for name, s in scores.items()}

@@ -3,9 +3,11 @@ resumable batch by batch."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from pathlib import Path
+from typing import Iterator
 
 import ujson
 from tqdm import tqdm
@@ -74,8 +76,7 @@ def make_submission(
             batch = todo[start : start + batch_size]
             _append(f, batch, model.recommend(batch, N_RECOMMENDATIONS))
             bar.update(len(batch))
-    done = _load_partial(partial, None)
-    write_submission(out, [(q.pid, done[q.pid]) for q in queries], team, email)
+    write_submission(out, _journal_rows(partial, queries), team, email)
     partial.unlink()
     return out
 
@@ -101,15 +102,14 @@ def _append(f, batch: list[Query], recs: list[list[str]]) -> None:
     os.fsync(f.fileno())
 
 
-def _load_partial(path: Path, settings: dict | None) -> dict[int, list[str]]:
-    """Answers of an earlier, interrupted run with the
-    same settings (a torn last line is dropped)."""
-    if settings is not None:
-        if not path.exists() or _header(path) != settings:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(ujson.dumps({"settings": settings}) + "\n")
-            return {}
-    done, good = {}, 0
+def _load_partial(path: Path, settings: dict) -> set[int]:
+    """The pids an earlier, interrupted run with the same settings answered (a torn last line is
+    dropped); a journal of other settings is started anew."""
+    if not path.exists() or _header(path) != settings:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(ujson.dumps({"settings": settings}) + "\n")
+        return set()
+    done, good = set(), 0
     with open(path, "rb") as f:
         good = len(f.readline())
         for line in f:
@@ -117,12 +117,26 @@ def _load_partial(path: Path, settings: dict | None) -> dict[int, list[str]]:
                 break
             try:
                 row = ujson.loads(line)
-                done[row["pid"]] = row["uris"]
+                done.add(row["pid"])
+                row["uris"]
             except (ValueError, KeyError, TypeError):
                 break
             good += len(line)
     os.truncate(path, good)  # drop a line torn by a kill, so new batches append cleanly
     return done
+
+
+def _journal_rows(path: Path, queries: list[Query]) -> Iterator[tuple[int, list[str]]]:
+    """The journal's answers one line at a time, so the submission is written without holding
+    its 5 M URIs: in the challenge's order, as every run appends the playlists not yet answered in
+    that order."""
+    with open(path, "rb") as f:
+        f.readline()  # the settings
+        rows = (ujson.loads(line) for line in f)
+        for query, row in itertools.zip_longest(queries, rows):
+            if query is None or row is None or row["pid"] != query.pid:
+                raise UserError(f"{path}: does not follow the challenge set; delete it and rerun")
+            yield row["pid"], row["uris"]
 
 
 def _header(path: Path) -> dict | None:

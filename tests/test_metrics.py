@@ -103,3 +103,13 @@ def test_first_hit_and_clicks():
     assert first_hit(recs, {"t9"}) is None and clicks(recs, {"t9"}) == 51
     table = score_all({7: recs}, {7: Answer(3, ["t1"]), 8: Answer(3, ["t1"])}, {})
     assert table["first_hit"].tolist()[0] == 25 and math.isnan(table["first_hit"].tolist()[1])
+
+
+def test_scoring_a_stream_of_rows_equals_scoring_the_mapping():
+    answers = {7: Answer(3, ["t1"], ["a1"]), 8: Answer(5, ["t2"]), 9: Answer(5, ["t3"])}
+    recs = {7: ["x", "t1"], 8: ["t2"]}
+    # 8 twice (the last row counts), 4 not among the answers
+    rows = iter([(8, ["x"]), (7, ["x", "t1"]), (4, ["t9"]), (8, ["t2"])])
+    streamed = score_all(rows, answers, ARTIST)
+    assert streamed.equals(score_all(recs, answers, ARTIST))
+    assert streamed["pid"].tolist() == [7, 8, 9]  # the answers' order; 9 unanswered, 4 unknown

@@ -137,3 +137,27 @@ def test_failure_midway_keeps_previous_file(tmp_path, recs, name, failure):
         write_submission(path, rows(), "other team", "o@x.org")
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temp file left behind
+
+
+def test_submit_refuses_a_journal_that_does_not_follow_the_challenge(tmp_path):
+    import json
+
+    from mmcf.mpd.challenge import Query
+    from mmcf.submission.submit import _journal_rows
+
+    queries = [Query(pid=p) for p in (3, 1)]
+    uris = [f"spotify:track:{i:022d}" for i in range(N_TRACKS)]
+    journal, out = tmp_path / "sub.csv.partial", tmp_path / "sub.csv"
+
+    def write_journal(pids):
+        rows = [{"settings": {}}] + [{"pid": p, "uris": uris} for p in pids]
+        journal.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    for pids in ([1, 3], [3], [3, 1, 1]):
+        write_journal(pids)
+        with pytest.raises(UserError, match="does not follow the challenge set"):
+            write_submission(out, _journal_rows(journal, queries), "t", "t@e.org")
+        assert not out.exists()
+    write_journal([3, 1])
+    write_submission(out, _journal_rows(journal, queries), "t", "t@e.org")
+    assert [line.split(",")[0] for line in out.read_text().splitlines()] == ["team_info", "3", "1"]
