@@ -60,6 +60,7 @@ def make_submission(
                 "model": model_files(model_dir),
                 "challenge": digest_bytes(Path(challenge).read_bytes()),
             },
+            queries,
         )
     except OSError as exc:
         raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
@@ -102,28 +103,36 @@ def _append(f, batch: list[Query], recs: list[list[str]]) -> None:
     os.fsync(f.fileno())
 
 
-def _load_partial(path: Path, settings: dict) -> set[int]:
-    """The pids an earlier, interrupted run with the same settings answered (a torn last line is
-    dropped); a journal of other settings is started anew."""
-    if not path.exists() or _header(path) != settings:
+def _load_partial(path: Path, settings: dict, queries: list[Query]) -> set[int]:
+    """The pids an earlier, interrupted run with the same settings answered: the journal's rows
+    that follow the challenge set's order from its first playlist on. The rest (a line torn by a
+    kill, a row out of order) is cut off and answered again; a journal of other settings is started
+    anew."""
+    if _header(path) != settings:
         with open(path, "w", encoding="utf-8") as f:
             f.write(ujson.dumps({"settings": settings}) + "\n")
         return set()
-    done, good = set(), 0
+    done = set()
     with open(path, "rb") as f:
         good = len(f.readline())
-        for line in f:
-            if not line.endswith(b"\n"):
+        for query, line in zip(queries, f):
+            if not _answers(line, query.pid):
                 break
-            try:
-                row = ujson.loads(line)
-                done.add(row["pid"])
-                row["uris"]
-            except (ValueError, KeyError, TypeError):
-                break
+            done.add(query.pid)
             good += len(line)
-    os.truncate(path, good)  # drop a line torn by a kill, so new batches append cleanly
+    os.truncate(path, good)  # so new batches append cleanly after the last good row
     return done
+
+
+def _answers(line: bytes, pid: int) -> bool:
+    """Whether a journal line is whole and holds the recommendations of `pid`."""
+    if not line.endswith(b"\n"):
+        return False
+    try:
+        row = ujson.loads(line)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and row.get("pid") == pid and isinstance(row.get("uris"), list)
 
 
 def _journal_rows(path: Path, queries: list[Query]) -> Iterator[tuple[int, list[str]]]:
@@ -135,13 +144,18 @@ def _journal_rows(path: Path, queries: list[Query]) -> Iterator[tuple[int, list[
         rows = (ujson.loads(line) for line in f)
         for query, row in itertools.zip_longest(queries, rows):
             if query is None or row is None or row["pid"] != query.pid:
-                raise UserError(f"{path}: does not follow the challenge set; delete it and rerun")
+                raise UserError(
+                    f"{path}: its answers do not follow the challenge set (a row missing or out "
+                    "of order); delete it and rerun"
+                )
             yield row["pid"], row["uris"]
 
 
 def _header(path: Path) -> dict | None:
+    """The settings on the journal's first line (None without a whole first line)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return ujson.loads(f.readline()).get("settings")
+            line = f.readline()
+        return ujson.loads(line).get("settings") if line.endswith("\n") else None
     except (ValueError, OSError, AttributeError):
         return None

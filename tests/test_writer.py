@@ -155,9 +155,37 @@ def test_submit_refuses_a_journal_that_does_not_follow_the_challenge(tmp_path):
 
     for pids in ([1, 3], [3], [3, 1, 1]):
         write_journal(pids)
-        with pytest.raises(UserError, match="does not follow the challenge set"):
+        with pytest.raises(UserError, match="do not follow the challenge set"):
             write_submission(out, _journal_rows(journal, queries), "t", "t@e.org")
         assert not out.exists()
     write_journal([3, 1])
     write_submission(out, _journal_rows(journal, queries), "t", "t@e.org")
     assert [line.split(",")[0] for line in out.read_text().splitlines()] == ["team_info", "3", "1"]
+
+
+def test_submit_resumes_only_the_journal_rows_that_follow_the_challenge(tmp_path):
+    import json
+
+    from mmcf.mpd.challenge import Query
+    from mmcf.submission.submit import _load_partial
+
+    queries = [Query(pid=p) for p in (3, 1, 2)]
+    journal, settings = tmp_path / "sub.csv.partial", {"kind": "knn"}
+    header = json.dumps({"settings": settings}) + "\n"
+    row = {p: json.dumps({"pid": p, "uris": ["u"]}) + "\n" for p in (1, 2, 3)}
+    for rows, answered in (
+        ([3, 3, 1], [3]),  # a repeated row and what follows it are answered again
+        ([1, 3], []),  # out of order from the start
+        ([3, 1, 2, 2], [3, 1, 2]),
+    ):
+        journal.write_text(header + "".join(row[p] for p in rows))
+        assert _load_partial(journal, settings, queries) == set(answered)
+        assert journal.read_text() == header + "".join(row[p] for p in answered)
+    journal.write_text(header + row[3] + row[1][:-3])  # a line torn by a kill
+    assert _load_partial(journal, settings, queries) == {3}
+    journal.write_text(header.rstrip("\n"))  # the header itself torn: start anew
+    assert _load_partial(journal, settings, queries) == set()
+    assert json.loads(journal.read_text()) == {"settings": settings}
+    assert journal.read_text().endswith("}\n")
+    assert _load_partial(journal, {"kind": "als"}, queries) == set()  # other settings
+    assert json.loads(journal.read_text()) == {"settings": {"kind": "als"}}

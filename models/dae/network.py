@@ -70,7 +70,7 @@ class DAENet(torch.nn.Module):
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sigmoid outputs of the first `stop` items (all by default), written into `out` if given
-        (no second copy of a batch × items block)."""
+        (in fp32 the logits are computed there too: no second batch × items block)."""
         w, b = self.decoder[:stop], self.b_dec[:stop]
         if bf16:
             logits = torch.addmm(b.bfloat16(), hidden.bfloat16(), w.bfloat16().T).float()
