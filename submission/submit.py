@@ -53,7 +53,7 @@ def make_submission(
     partial = out.with_name(out.name + ".partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        done = _load_partial(
+        answered = _load_partial(
             partial,
             {
                 "kind": kind,
@@ -64,13 +64,13 @@ def make_submission(
         )
     except OSError as exc:
         raise UserError(f"{out}: cannot write here ({exc.strerror or exc})") from None
-    todo = [q for q in queries if q.pid not in done]
-    if done:
-        log.info("resuming: %d of %d playlists already answered", len(done), len(queries))
+    todo = queries[answered:]  # the journal holds the first `answered` playlists' rows
+    if answered:
+        log.info("resuming: %d of %d playlists already answered", answered, len(queries))
     with (
         open(partial, "a", encoding="utf-8") as f,
         tqdm(
-            total=len(queries), initial=len(done), desc="submit", unit=" playlists", leave=False
+            total=len(queries), initial=answered, desc="submit", unit=" playlists", leave=False
         ) as bar,
     ):
         for start in range(0, len(todo), batch_size):
@@ -103,25 +103,25 @@ def _append(f, batch: list[Query], recs: list[list[str]]) -> None:
     os.fsync(f.fileno())
 
 
-def _load_partial(path: Path, settings: dict, queries: list[Query]) -> set[int]:
-    """The pids an earlier, interrupted run with the same settings answered: the journal's rows
-    that follow the challenge set's order from its first playlist on. The rest (a line torn by a
-    kill, a row out of order) is cut off and answered again; a journal of other settings is started
-    anew."""
+def _load_partial(path: Path, settings: dict, queries: list[Query]) -> int:
+    """How many of the challenge's playlists, from its first on, an earlier, interrupted run with
+    the same settings answered: the journal's rows that follow the challenge set's order. The rest
+    (a line torn by a kill, a row out of order) is cut off and answered again; a journal of other
+    settings is started anew."""
     if _header(path) != settings:
         with open(path, "w", encoding="utf-8") as f:
             f.write(ujson.dumps({"settings": settings}) + "\n")
-        return set()
-    done = set()
+        return 0
+    answered = 0
     with open(path, "rb") as f:
         good = len(f.readline())
         for query, line in zip(queries, f):
             if not _answers(line, query.pid):
                 break
-            done.add(query.pid)
+            answered += 1
             good += len(line)
     os.truncate(path, good)  # so new batches append cleanly after the last good row
-    return done
+    return answered
 
 
 def _answers(line: bytes, pid: int) -> bool:
